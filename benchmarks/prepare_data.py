@@ -1,0 +1,74 @@
+"""Lay out the shared photos for training and evaluation (run once; output is git-ignored).
+
+    python benchmarks/prepare_data.py [--shared ../shared/data] [--out data] [--train-side 1024]
+
+* ``data/train/``: every shared image not listed in ``benchmarks/holdout.txt``,
+  resized (Lanczos) so its long side is ``--train-side`` and saved as PNG. The
+  source photos are 2048-px JPEGs; halving them removes most JPEG blocking,
+  which a rescaling model would otherwise learn to reproduce, and makes a
+  training crop hold more scene (as DIV2K crops do).
+* ``data/holdout/``: the held-out images at full size as PNG (lossless from
+  here on), for validation and for every number in BENCHMARKS.md.
+* ``data/holdout256/``: a 256×256 centre crop of each held-out image after
+  resizing its short side to 512, for the 256×256 benchmark rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+
+
+def holdout_list() -> list[str]:
+    lines = (HERE / "holdout.txt").read_text().splitlines()
+    return [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+
+
+def save_png(img: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, optimize=False)
+
+
+def resize_long_side(img: Image.Image, side: int) -> Image.Image:
+    scale = side / max(img.size)
+    if scale >= 1:
+        return img
+    size = (round(img.width * scale), round(img.height * scale))
+    return img.resize(size, Image.Resampling.LANCZOS)
+
+
+def centre_crop_256(img: Image.Image) -> Image.Image:
+    scale = 512 / min(img.size)
+    img = img.resize(
+        (round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS
+    )
+    left, top = (img.width - 256) // 2, (img.height - 256) // 2
+    return img.crop((left, top, left + 256, top + 256))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=HERE.parent.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=HERE.parent / "data")
+    parser.add_argument("--train-side", type=int, default=1024)
+    args = parser.parse_args()
+    held = set(holdout_list())
+    sources = sorted(p for p in args.shared.rglob("*.jpg"))
+    for src in sources:
+        rel = src.relative_to(args.shared).as_posix()
+        name = src.stem + ".png"
+        img = Image.open(src).convert("RGB")
+        if rel in held:
+            save_png(img, args.out / "holdout" / name)
+            save_png(centre_crop_256(img), args.out / "holdout256" / name)
+        else:
+            save_png(resize_long_side(img, args.train_side), args.out / "train" / name)
+    print(f"train: {len(sources) - len(held)} images, holdout: {len(held)} images -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""``invimg.hide`` / ``invimg.reveal``: hide images in an image, get them back.
+
+>>> stego = invimg.hide(cover, secret)              # uint8 H×W×3, what a PNG holds
+>>> [secret_back] = invimg.reveal(stego)
+
+Inputs may be PIL images, NumPy arrays (``uint8``, ``uint16`` or float in
+[0, 1]; H×W×3 or H×W grey) or tensors (3×H×W or 1×3×H×W, float in [0, 1]
+or ``uint8``). Outputs are ``uint8`` H×W×3 arrays: the stego is exactly what
+a PNG will store, so what ``reveal`` sees after saving is what ``hide``
+returned.
+
+* Any size: images are padded to the network's multiple and cropped back;
+  large images are processed in tiles (see :mod:`invimg.hiding.tiling`).
+* A secret whose size differs from the cover's is resized to it (bicubic)
+  with a ``UserWarning``; ``strict=True`` refuses it instead.
+* ``z``: what stands in for the information lost in hiding. ``"zeros"`` is
+  the default because it reveals better than a Gaussian sample from the
+  rounded stego (measured: see the report in ``benchmarks/eval_hiding.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import InputImageError, InvimgError
+from ..io import quantize_8bit, read_image, to_numpy
+from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
+from .tiling import pad_to_multiple, run_tiled
+
+#: Default model name (a shipped model card).
+DEFAULT_MODEL = "hinet"
+#: Context (pixels) computed around each tile and thrown away.
+TILE_MARGIN = 32
+
+ModelLike = str | os.PathLike[str] | HidingModel
+
+
+class SecretCountError(InvimgError, ValueError):
+    """The number of secret images does not match the model (a usage error)."""
+
+    exit_code = 2
+
+
+def hide(
+    cover: Any,
+    secrets: Any,
+    model: ModelLike = DEFAULT_MODEL,
+    strict: bool = False,
+    *,
+    tile: int | None = None,
+) -> np.ndarray:
+    """Hide ``secrets`` (one image or a list) in ``cover``; return the uint8 stego.
+
+    ``tile`` overrides the model's piece size (pixels); see the module docstring.
+    """
+    net = resolve_model(model)
+    items = list(secrets) if isinstance(secrets, list | tuple) else [secrets]
+    check_secret_count(len(items), net)
+    cover_t = as_image_tensor(cover, "cover")
+    size = tuple(cover_t.shape[-2:])
+    secret_ts = [
+        fit_secret(as_image_tensor(s, f"secret {i}"), size, strict, i)  # type: ignore[arg-type]
+        for i, s in enumerate(items, start=1)
+    ]
+    device = _device_of(net)
+
+    def hide_piece(pieces: list[Tensor]) -> list[Tensor]:
+        return [net.hide(pieces[0], pieces[1:]).stego]
+
+    with torch.no_grad():
+        images = [pad_to_multiple(t.to(device), net.size_multiple) for t in [cover_t, *secret_ts]]
+        (stego,) = run_tiled(hide_piece, images, _tile(net, tile), TILE_MARGIN, net.size_multiple)
+    return quantize_8bit(to_numpy(stego[..., : size[0], : size[1]]))
+
+
+def reveal(
+    stego: Any,
+    n: int | None = None,
+    model: ModelLike = DEFAULT_MODEL,
+    z: ZMode = DEFAULT_Z,
+    seed: int = 0,
+    *,
+    tile: int | None = None,
+) -> list[np.ndarray]:
+    """The secret images hidden in ``stego`` (uint8 H×W×3 each, first hidden first).
+
+    ``n`` (optional) is the number of secrets you expect; a model that
+    carries another number is an error rather than a silent surprise.
+    ``z="gaussian"`` draws the stand-in from N(0, 1) seeded by ``seed``.
+    """
+    net = resolve_model(model)
+    if n is not None:
+        check_secret_count(n, net)
+    if z not in Z_MODES:
+        raise InvimgError(f"z must be one of {', '.join(Z_MODES)}, got {z!r}")
+    stego_t = as_image_tensor(stego, "stego")
+    h, w = stego_t.shape[-2:]
+    generator = torch.Generator().manual_seed(seed)
+
+    def reveal_piece(pieces: list[Tensor]) -> list[Tensor]:
+        return net.reveal(pieces[0], z, generator).secrets
+
+    with torch.no_grad():
+        padded = pad_to_multiple(stego_t.to(_device_of(net)), net.size_multiple)
+        secrets = run_tiled(reveal_piece, [padded], _tile(net, tile), TILE_MARGIN,
+                            net.size_multiple)
+    return [quantize_8bit(to_numpy(s[..., :h, :w])) for s in secrets]
+
+
+def resolve_model(model: ModelLike) -> HidingModel:
+    """A hiding model from a shipped name, a card path, or a model object."""
+    if isinstance(model, HidingModel):
+        return model
+    if isinstance(model, torch.nn.Module):
+        raise InvimgError(f"{type(model).__name__} is not a hiding model")
+    return _load_cached(str(model))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(name: str) -> HidingModel:
+    from ..zoo import load
+
+    net = load(name)
+    if not isinstance(net, HidingModel):
+        raise InvimgError(f"model {name!r} is not a hiding model (task {type(net).__name__})")
+    return net
+
+
+def check_secret_count(count: int, net: HidingModel) -> None:
+    """Refuse a number of secrets the model cannot carry, naming what it can."""
+    if count != net.num_secrets:
+        arch = getattr(net, "architecture", type(net).__name__)
+        raise SecretCountError(
+            f"model {arch!r} hides exactly {net.num_secrets} secret image(s), got {count}"
+        )
+
+
+def as_image_tensor(image: Any, name: str) -> Tensor:
+    """Any supported image object as a float32 ``1×3×H×W`` CPU tensor in [0, 1]."""
+    if isinstance(image, str | os.PathLike):
+        return torch.from_numpy(np.array(read_image(Path(image)).pixels)).permute(2, 0, 1)[None]
+    if isinstance(image, Tensor):
+        t = _tensor_image(image, name)
+    else:
+        t = torch.from_numpy(_array_image(image, name))
+        t = t.permute(2, 0, 1)[None]
+    if not bool(torch.isfinite(t).all()):
+        raise InputImageError(f"{name}: contains NaN or infinite values")
+    if float(t.min()) < -1e-3 or float(t.max()) > 1 + 1e-3:
+        raise InputImageError(f"{name}: float pixel values must be in [0, 1], "
+                              f"got [{float(t.min()):.3g}, {float(t.max()):.3g}]")
+    return t.clamp(0, 1).contiguous()
+
+
+def _array_image(image: Any, name: str) -> np.ndarray:
+    """H×W×3 float32 from a PIL image or a NumPy array."""
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
+        image = np.asarray(image.convert("RGB"))
+    if not isinstance(image, np.ndarray):
+        raise InputImageError(f"{name}: expected a PIL image, a NumPy array, a tensor or a "
+                              f"path, got {type(image).__name__}")
+    arr = image[..., None].repeat(3, axis=-1) if image.ndim == 2 else image
+    if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
+        raise InputImageError(f"{name}: expected H×W×3 (or H×W grey) pixels, got {image.shape}")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / np.float32(255)
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / np.float32(65535)
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr.astype(np.float32)
+    raise InputImageError(f"{name}: unsupported pixel type {arr.dtype} (use uint8 or float)")
+
+
+def _tensor_image(t: Tensor, name: str) -> Tensor:
+    if t.dim() == 3:
+        t = t[None]
+    if t.dim() != 4 or t.shape[0] != 1 or t.shape[1] != 3:
+        raise InputImageError(f"{name}: expected a 3×H×W or 1×3×H×W tensor, got {tuple(t.shape)}")
+    t = t.detach().cpu()
+    if t.dtype == torch.uint8:
+        return t.float() / 255
+    if not t.is_floating_point():
+        raise InputImageError(f"{name}: unsupported tensor dtype {t.dtype}")
+    return t.float()
+
+
+def fit_secret(secret: Tensor, size: tuple[int, int], strict: bool, index: int) -> Tensor:
+    """Resize a secret to the cover's size (warning), or refuse it when ``strict``."""
+    if tuple(secret.shape[-2:]) == size:
+        return secret
+    got = f"{secret.shape[-1]}×{secret.shape[-2]}"
+    want = f"{size[1]}×{size[0]}"
+    if strict:
+        raise InputImageError(f"secret {index} is {got} px but the cover is {want} px "
+                              "(strict: resize it yourself, or drop --strict)")
+    warnings.warn(f"secret {index} is {got} px; resized to the cover's {want} px "
+                  "(it will be revealed at that size)", UserWarning, stacklevel=3)
+    resized = F.interpolate(secret, size=size, mode="bicubic", align_corners=False,
+                            antialias=True)
+    return resized.clamp(0, 1)
+
+
+def _device_of(net: HidingModel) -> torch.device:
+    param = next(net.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _tile(net: HidingModel, tile: int | None) -> int | None:
+    if tile is not None:
+        if tile <= 0 or tile % net.size_multiple:
+            raise InvimgError(f"tile must be a positive multiple of {net.size_multiple}")
+        return tile
+    return net.max_piece
+

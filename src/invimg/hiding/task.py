@@ -1,0 +1,115 @@
+"""The ``hiding`` training task: HiNet or DeepMIH, trained as published but for PNG.
+
+Recipe sections (see ``training/recipes/hinet*.yaml``, ``deepmih*.yaml``)::
+
+    task: hiding
+    model: {architecture: hinet, num_blocks: 16, ...}   # fields of the model's Config
+    loss:  {reveal: 5, hide: 1, low_frequency: 1, reduction: sum, z: gaussian, quantize: true}
+
+Batches: the dataset yields single images; a batch of ``B`` crops is cut into
+``S + 1`` equal groups (``S`` secrets per stego): the first ``B // (S+1)``
+crops are the covers, the next group the first secrets, and so on (DeepMIH's
+order; HiNet takes its halves the other way round, which makes no
+difference for random crops). Leftover crops are unused.
+
+Each step hides, rounds the stego to 8 bits with a straight-through gradient
+(what a PNG does), reveals from it with ``loss.z`` and minimises
+:func:`invimg.hiding.losses.hiding_loss`.
+
+Validation reports PSNR (RGB, dB) of stego vs cover and of each revealed
+secret vs its original, both after 8-bit rounding, revealing with the
+default z of :mod:`invimg.hiding.api`. A validation batch with too few images
+to split (full-size validation images come one at a time) pairs each image
+with flipped copies of itself as secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from ..metrics import psnr
+from ..training import TrainConfig, fp32, register_task
+from ..training.distributed import unwrap
+from ..zoo import build_model
+from .base import DEFAULT_Z, HidingModel
+from .losses import HidingLossConfig, hiding_loss
+
+_FLIPS: tuple[tuple[int, ...], ...] = ((3,), (2,), (2, 3))
+
+
+class HidingTask:
+    """Implements :class:`invimg.training.TrainingTask` for hiding models."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        model = dict(config.model)
+        self.architecture = str(model.pop("architecture", "hinet"))
+        self.model_fields: dict[str, Any] = model
+        self.loss = HidingLossConfig.from_dict(dict(config.loss))
+        self.num_secrets = _count_secrets(self.architecture, model)
+        if config.data.batch_size < self.num_secrets + 1:
+            raise ConfigError(
+                f"data.batch_size must be at least {self.num_secrets + 1} "
+                f"(one cover and {self.num_secrets} secret(s) per stego)"
+            )
+
+    def build_model(self) -> nn.Module:
+        model = build_model(self.architecture, self.model_fields)
+        if not isinstance(model, HidingModel):
+            raise ConfigError(f"architecture {self.architecture!r} is not a hiding model")
+        return model
+
+    def training_step(
+        self, model: nn.Module, batch: Tensor, step: int
+    ) -> tuple[Tensor, dict[str, float]]:
+        cover, secrets = split_batch(batch, self.num_secrets)
+        with fp32(batch.device.type):
+            hidden, revealed = model(
+                cover.float(), [s.float() for s in secrets],
+                z=self.loss.z, quantize=self.loss.quantize,
+            )
+            loss, terms = hiding_loss(cover, secrets, hidden, revealed, self.loss)
+        return loss, terms
+
+    def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
+        hiding = unwrap(model)
+        assert isinstance(hiding, HidingModel)
+        cover, secrets = split_batch(batch, self.num_secrets, allow_flips=True)
+        hidden = hiding.hide(cover.float(), [s.float() for s in secrets])
+        stego = torch.round(hidden.stego.clamp(0, 1) * 255) / 255
+        revealed = hiding.reveal(stego, DEFAULT_Z)
+        metrics = {"psnr_stego": psnr(cover, stego, quantize=True)}
+        for i, (rev, sec) in enumerate(zip(revealed.secrets, secrets), start=1):
+            metrics[f"psnr_secret{i}" if self.num_secrets > 1 else "psnr_secret"] = psnr(
+                sec, rev.clamp(0, 1), quantize=True
+            )
+        return metrics
+
+
+def split_batch(
+    batch: Tensor, num_secrets: int, allow_flips: bool = False
+) -> tuple[Tensor, list[Tensor]]:
+    """Covers and secrets from a batch of images (see the module docstring)."""
+    per = batch.shape[0] // (num_secrets + 1)
+    if per == 0:
+        if not allow_flips:
+            raise ConfigError(f"a batch of {batch.shape[0]} image(s) cannot hold a cover "
+                              f"and {num_secrets} secret(s)")
+        return batch, [torch.flip(batch, dims) for dims in _FLIPS[:num_secrets]]
+    groups = [batch[i * per : (i + 1) * per] for i in range(num_secrets + 1)]
+    return groups[0], groups[1:]
+
+
+def _count_secrets(architecture: str, fields: dict[str, Any]) -> int:
+    if architecture == "deepmih":
+        return int(fields.get("num_secrets", 2))
+    return 1
+
+
+@register_task("hiding")
+def make_hiding_task(config: TrainConfig) -> HidingTask:
+    """Factory registered with the trainer under the name ``hiding``."""
+    return HidingTask(config)

@@ -1,0 +1,209 @@
+"""``invimg downscale`` / ``upscale`` / ``decolorize`` / ``colorize`` (IRN, IRN-Color).
+
+``downscale`` records in the PNG's text metadata which model made the LR image,
+its scale and the original size, so ``upscale small.png -o big.png`` needs no
+options and gives back exactly the original dimensions. The output path is
+validated before any model runs, so a typo costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import typer
+
+from ..errors import InputImageError, ModelError
+from ..io import check_output_path, read_image, read_metadata, write_image
+from .cli import app
+from .common import user_errors
+
+KEY_TASK, KEY_MODEL, KEY_SCALE, KEY_SIZE = (
+    "invimg:task",
+    "invimg:model",
+    "invimg:scale",
+    "invimg:size",
+)
+FORCE_HELP = "Overwrite OUTPUT if it exists."
+MODEL_HELP = "Shipped model name or path to a model card (.json)."
+T = TypeVar("T")
+Z_HELP = "Latent for the lost details: 'zeros' (default, best measured) or 'gaussian'."
+
+
+def _read(path: Path) -> np.ndarray:
+    """Pixels of ``path``, voicing every conversion the reader made as a warning."""
+    image = read_image(path)
+    for note in image.notes:
+        warnings.warn(f"{path}: {note}", UserWarning, stacklevel=2)
+    return image.pixels
+
+
+def _load(spec: str, wanted: type[T]) -> T:
+    """Load model ``spec`` and check it does the task (a wrong model is a model error)."""
+    from ..rescaling.api import resolve_model
+
+    net = resolve_model(spec, spec)
+    if not isinstance(net, wanted):
+        raise ModelError(f"model {spec!r} is a {type(net).__name__}, not an {wanted.__name__}")
+    return net
+
+
+@app.command("downscale")
+@user_errors
+def downscale_command(
+    image: Path = typer.Argument(..., help="Image to downscale."),
+    output: Path = typer.Option(..., "-o", "--output", help="LR image to write (.png)."),
+    scale: int | None = typer.Option(None, "-x", "--scale", help="Scale factor (default 4)."),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """Downscale an image with IRN; the LR image can be restored by `invimg upscale`."""
+    from ..rescaling import IRN
+    from ..rescaling.api import downscale
+
+    check_output_path(output, force=force, inputs=[image])
+    if output.suffix.lower() != ".png":
+        warnings.warn(
+            "the LR image is saved lossily; upscaling needs its exact pixels (use .png)",
+            UserWarning,
+            stacklevel=1,
+        )
+    spec = model or f"irn-x{scale or 4}"
+    pixels = _read(image)
+    net = _load(spec, IRN)
+    if scale is not None and net.scale != scale:
+        raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
+    lr = downscale(pixels, model=net)
+    h, w = pixels.shape[:2]
+    meta = {KEY_TASK: "rescaling", KEY_MODEL: spec, KEY_SCALE: str(net.scale), KEY_SIZE: f"{w}x{h}"}
+    write_image(output, lr, force=force, inputs=[image], metadata=meta)
+    typer.echo(f"wrote {output} ({lr.shape[1]}×{lr.shape[0]}, ×{net.scale} from {w}×{h}, {spec})")
+
+
+@app.command("upscale")
+@user_errors
+def upscale_command(
+    image: Path = typer.Argument(..., help="LR image written by `invimg downscale`."),
+    output: Path = typer.Option(..., "-o", "--output", help="Restored image to write."),
+    scale: int | None = typer.Option(None, "-x", "--scale", help="Override the recorded scale."),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    z: str = typer.Option("zeros", "--z", help=Z_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Gaussian latent."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """Restore the high-resolution image from an IRN-downscaled one."""
+    from ..rescaling import IRN
+    from ..rescaling.api import upscale
+
+    check_output_path(output, force=force, inputs=[image])
+    _check_z(z)
+    pixels = _read(image)
+    meta = _metadata(image, "rescaling")
+    if not meta:
+        warnings.warn(
+            f"{image} was not made by `invimg downscale`: IRN can only restore detail "
+            "that its own downscaling hid, so this is not super-resolution",
+            UserWarning,
+            stacklevel=1,
+        )
+    recorded = _int(meta.get(KEY_SCALE))
+    spec = model or (meta.get(KEY_MODEL) if scale in (None, recorded) else None)
+    spec = spec or f"irn-x{scale or recorded or 4}"
+    net = _load(spec, IRN)
+    if scale is not None and net.scale != scale:
+        raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
+    size = _recorded_size(meta, pixels.shape[:2], net.scale)
+    hr = upscale(pixels, model=net, z=z, seed=seed, size=size)  # type: ignore[arg-type]
+    write_image(output, hr, force=force, inputs=[image])
+    typer.echo(f"wrote {output} ({hr.shape[1]}×{hr.shape[0]}, ×{net.scale}, {spec}, z={z})")
+
+
+@app.command("decolorize")
+@user_errors
+def decolorize_command(
+    image: Path = typer.Argument(..., help="Colour image."),
+    output: Path = typer.Option(..., "-o", "--output", help="Grey image to write (.png)."),
+    model: str = typer.Option("irn-color", "--model", help=MODEL_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """Make a grey image from which `invimg colorize` restores the colours (IRN-Color)."""
+    from ..rescaling import IRNColor
+    from ..rescaling.api import decolorize
+
+    check_output_path(output, force=force, inputs=[image])
+    pixels = _read(image)
+    grey = decolorize(pixels, model=_load(model, IRNColor))
+    meta = {KEY_TASK: "decolorization", KEY_MODEL: model}
+    write_image(
+        output, np.repeat(grey[..., None], 3, axis=2), force=force, inputs=[image], metadata=meta
+    )
+    typer.echo(f"wrote {output} ({grey.shape[1]}×{grey.shape[0]} grey, {model})")
+
+
+@app.command("colorize")
+@user_errors
+def colorize_command(
+    image: Path = typer.Argument(..., help="Grey image written by `invimg decolorize`."),
+    output: Path = typer.Option(..., "-o", "--output", help="Colour image to write."),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """Restore the colours of a grey image made by `invimg decolorize`."""
+    from ..rescaling import IRNColor
+    from ..rescaling.api import colorize
+
+    check_output_path(output, force=force, inputs=[image])
+    pixels = _read(image)
+    meta = _metadata(image, "decolorization")
+    if not meta:
+        warnings.warn(
+            f"{image} was not made by `invimg decolorize`: its colours were never "
+            "stored, so they will be guessed, not restored",
+            UserWarning,
+            stacklevel=1,
+        )
+    spec = model or meta.get(KEY_MODEL) or "irn-color"
+    rgb = colorize(pixels, model=_load(spec, IRNColor))
+    write_image(output, rgb, force=force, inputs=[image])
+    typer.echo(f"wrote {output} ({rgb.shape[1]}×{rgb.shape[0]}, {spec})")
+
+
+def _metadata(path: Path, task: str) -> dict[str, str]:
+    """invimg's metadata of ``path`` if it was written for ``task``, else {}."""
+    try:
+        meta = read_metadata(path)
+    except InputImageError:
+        return {}
+    return meta if meta.get(KEY_TASK) == task else {}
+
+
+def _check_z(z: str) -> None:
+    if z not in ("zeros", "gaussian"):
+        raise typer.BadParameter(f"--z must be 'zeros' or 'gaussian', got {z!r}")
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _recorded_size(
+    meta: dict[str, str], lr_hw: tuple[int, ...], scale: int
+) -> tuple[int, int] | None:
+    """The original (H, W) if recorded and consistent with this LR image and scale."""
+    w_text, _, h_text = meta.get(KEY_SIZE, "").partition("x")
+    h, w = _int(h_text), _int(w_text)
+    if h is None or w is None:
+        return None
+    if -(-h // scale) != lr_hw[0] or -(-w // scale) != lr_hw[1]:
+        warnings.warn(
+            f"recorded size {w}×{h} does not match this image at ×{scale}; ignoring it",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
+    return h, w

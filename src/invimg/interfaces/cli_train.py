@@ -1,0 +1,129 @@
+"""``invimg train TASK``, ``invimg eval TASK`` and ``invimg export``: reproduce the shipped models.
+
+Training is the shared trainer (``invimg.training``); a run is one YAML recipe
+plus ``--set key=value`` overrides and resumes by itself from its folder. Runs
+on several GPUs or machines use PyTorch's own launcher::
+
+    torchrun --nproc_per_node=4 -m invimg.training recipe.yaml
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import typer
+
+from ..errors import ConfigError
+from .cli import app
+from .common import user_errors
+
+RECIPES = Path(__file__).resolve().parents[1] / "training" / "recipes"
+EVALUATORS = {
+    "hiding": ("invimg.hiding.evaluation", "evaluate_hiding"),
+    "rescaling": ("invimg.rescaling.evaluation", "evaluate_rescaling"),
+}
+
+train_app = typer.Typer(
+    help="Train a model from a YAML recipe (resumes from its out_dir).", no_args_is_help=True
+)
+eval_app = typer.Typer(
+    help="Measure a model on a folder of images, as in BENCHMARKS.md.", no_args_is_help=True
+)
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+
+
+def _recipe_path(config: str) -> Path:
+    path = Path(config)
+    if path.is_file():
+        return path
+    shipped = RECIPES / f"{config}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
+    raise ConfigError(f"no recipe {config!r}: give a YAML path or one of: {names}")
+
+
+def _train(task: str, config: str, overrides: list[str]) -> None:
+    from ..training import load_config, run_training
+
+    path = _recipe_path(config)
+    if load_config(path, overrides).task != task:
+        raise ConfigError(f"recipe {path} is for task {load_config(path).task!r}, not {task!r}")
+    out = run_training(path, overrides)
+    typer.echo(f"checkpoints and metrics.csv in {out}")
+
+
+SET_HELP = "Override a recipe value, e.g. --set optim.lr=1e-4 (repeatable)."
+
+
+@train_app.command("hiding")
+@user_errors
+def train_hiding(
+    config: str = typer.Option(..., "--config", help="Recipe YAML path or shipped recipe name."),
+    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+) -> None:
+    """Train HiNet / DeepMIH image hiding."""
+    _train("hiding", config, overrides)
+
+
+@train_app.command("rescaling")
+@user_errors
+def train_rescaling(
+    config: str = typer.Option(..., "--config", help="Recipe YAML path or shipped recipe name."),
+    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+) -> None:
+    """Train IRN invertible rescaling / decolorization."""
+    _train("rescaling", config, overrides)
+
+
+def _evaluate(
+    task: str, model: str, folder: Path, json_out: Path | None, **options: object
+) -> None:
+    module, name = EVALUATORS[task]
+    evaluate = getattr(importlib.import_module(module), name)
+    report = evaluate(model, folder, **options)
+    typer.echo(report["markdown"])
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+@eval_app.command("hiding")
+@user_errors
+def eval_hiding(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder of images."),
+    model: str = typer.Option("hinet", "--model", help="Shipped model name or card path."),
+    size: str = typer.Option("256", "--size", help="'256' (centre crops) or 'full'."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the numbers here."),
+) -> None:
+    """Stego and revealed-secret quality after an 8-bit PNG round trip, with the LSB baseline."""
+    _evaluate("hiding", model, folder, json_out, size=size)
+
+
+@eval_app.command("rescaling")
+@user_errors
+def eval_rescaling(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder of images."),
+    model: str = typer.Option("irn-x2", "--model", help="Shipped model name or card path."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the numbers here."),
+) -> None:
+    """Restored-HR and LR quality (Y, border crop = scale) beside bicubic and Lanczos."""
+    _evaluate("rescaling", model, folder, json_out)
+
+
+@app.command("export")
+@user_errors
+def export_command(
+    run_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Training run folder."),
+    name: str = typer.Option(..., "--name", help="Name of the exported model."),
+    out: Path = typer.Option(Path("."), "--out", help="Folder for NAME.safetensors + NAME.json."),
+    card: Path | None = typer.Option(None, "--card", help="JSON with extra card fields."),
+) -> None:
+    """Turn a training run's last checkpoint into fp16 safetensors + a model card."""
+    from ..training.export import export_run
+
+    extra = json.loads(card.read_text()) if card else {}
+    written = export_run(run_dir, name, out, extra)
+    typer.echo(f"wrote {written.path} and {written.weights_path} (sha256 {written.data['sha256']})")

@@ -1,0 +1,40 @@
+"""Image input and output that a user can trust.
+
+Reading (:func:`read_image`) states every conversion it makes and refuses
+what it cannot read faithfully; writing (:func:`write_image`) is atomic and
+never overwrites an input or an existing file without ``force``. The
+conversion and writing rules are documented in :mod:`invimg.io.images` and
+:mod:`invimg.io.writing`.
+"""
+
+from invimg.io.arrays import quantize_8bit, to_numpy, to_tensor
+from invimg.io.images import (
+    DEFAULT_MAX_PIXELS,
+    SUPPORTED_INPUT_FORMATS,
+    LoadedImage,
+    read_image,
+)
+from invimg.io.writing import (
+    OUTPUT_FORMATS,
+    check_output_path,
+    read_metadata,
+    read_png_metadata,
+    write_image,
+    write_png,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "OUTPUT_FORMATS",
+    "SUPPORTED_INPUT_FORMATS",
+    "LoadedImage",
+    "check_output_path",
+    "quantize_8bit",
+    "read_image",
+    "read_metadata",
+    "read_png_metadata",
+    "to_numpy",
+    "to_tensor",
+    "write_image",
+    "write_png",
+]

@@ -1,0 +1,76 @@
+"""Architecture registry: a name → a model class built from a config dataclass.
+
+A shipped model's JSON card names its architecture and holds the config's
+fields, so :func:`invimg.load` rebuilds the exact network before loading the
+weights (diffusers' lesson: never guess shapes from a state dict).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from torch import nn
+
+from ..errors import ModelError
+
+
+class ConfigurableModel(Protocol):
+    """What a registered architecture provides."""
+
+    config: Any
+
+    def __init__(self, config: Any) -> None: ...
+
+
+ARCHITECTURES: dict[str, type] = {}
+T = TypeVar("T", bound=type)
+
+
+def register_architecture(name: str) -> Callable[[T], T]:
+    """Class decorator: the class has a dataclass ``Config`` and ``__init__(config)``."""
+
+    def add(cls: T) -> T:
+        if name in ARCHITECTURES and ARCHITECTURES[name] is not cls:
+            raise ValueError(f"architecture {name!r} registered twice")
+        if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
+            raise TypeError(f"{cls.__name__} needs a dataclass attribute Config")
+        cls.architecture = name  # type: ignore[attr-defined]
+        ARCHITECTURES[name] = cls
+        return cls
+
+    return add
+
+
+def _import_all_tasks() -> None:
+    """Import the task packages so their architectures register themselves."""
+    import importlib
+
+    for module in ("invimg.hiding", "invimg.rescaling"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a task package not yet present
+            if exc.name != module:
+                raise
+
+
+def build_model(architecture: str, config: dict[str, Any]) -> nn.Module:
+    """Instantiate a registered architecture from plain config fields."""
+    _import_all_tasks()
+    cls: Any = ARCHITECTURES.get(architecture)
+    if cls is None:
+        known = ", ".join(sorted(ARCHITECTURES)) or "none"
+        raise ModelError(f"unknown architecture {architecture!r} (known: {known})")
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    unknown = set(config) - fields
+    if unknown:
+        raise ModelError(f"config of {architecture!r} has unknown fields: {sorted(unknown)}")
+    model: nn.Module = cls(cls.Config(**config))
+    return model
+
+
+def config_dict(model: nn.Module) -> dict[str, Any]:
+    """The plain-data config of a registered model, for its card."""
+    config: Any = model.config
+    return dict(dataclasses.asdict(config))

@@ -1,0 +1,173 @@
+"""Shipped pretrained models: fp16 safetensors + a JSON model card, checked on load.
+
+Each model ``NAME`` ships as ``weights/NAME.safetensors`` and
+``weights/NAME.json``. The card holds the architecture and its config, the
+sha256 of the weights file (verified before a byte is used), the parameter
+count, how it was trained (data, steps, command) and the metrics it reached
+with their protocol. ``load`` also accepts a path to a card or a
+``.safetensors`` file with its card beside it, so user-trained models load the
+same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..errors import ModelError
+from .architectures import build_model, config_dict
+
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The JSON record that travels with a model's weights."""
+
+    name: str
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return str(self.data.get("task", "?"))
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path.with_name(self.data["weights"])
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.data.get("metrics", {}))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def shipped_models() -> list[ModelCard]:
+    """Cards of the models shipped inside the package, sorted by name."""
+    return [read_card(p) for p in sorted(WEIGHTS_DIR.glob("*.json"))]
+
+
+def read_card(path: Path) -> ModelCard:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read model card {path}: {exc}") from None
+    for key in ("architecture", "config", "weights", "sha256"):
+        if key not in data:
+            raise ModelError(f"model card {path} lacks the field {key!r}")
+    return ModelCard(str(data.get("name", path.stem)), path, data)
+
+
+def find_card(name_or_path: str | os.PathLike[str]) -> ModelCard:
+    """Resolve a shipped model name, a card path or a weights path to its card."""
+    text = str(name_or_path)
+    shipped = WEIGHTS_DIR / f"{text}.json"
+    if shipped.is_file():
+        return read_card(shipped)
+    path = Path(text)
+    if path.suffix == ".safetensors":
+        path = path.with_suffix(".json")
+    if path.suffix == ".json" and path.is_file():
+        return read_card(path)
+    names = ", ".join(c.name for c in shipped_models()) or "none shipped"
+    raise ModelError(f"no model {text!r} (shipped models: {names}; or give a .json card path)")
+
+
+def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu") -> nn.Module:
+    """Build a model from its card and load its verified weights (float32, eval mode)."""
+    card = find_card(name_or_path)
+    weights = card.weights_path
+    if not weights.is_file():
+        raise ModelError(f"weights file {weights} of model {card.name!r} is missing")
+    actual = sha256_of(weights)
+    if actual != card.data["sha256"]:
+        raise ModelError(
+            f"weights {weights.name} are corrupted: sha256 {actual[:12]}… "
+            f"!= {card.data['sha256'][:12]}… recorded in the card"
+        )
+    model = build_model(card.data["architecture"], card.data["config"])
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise ModelError(f"cannot read weights {weights}: {exc}") from None
+    _load_state(model, state, card.name)
+    model.card = card  # type: ignore[assignment]
+    return model.to(device).eval()
+
+
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelError(
+            f"weights of {name!r} do not fit its architecture: "
+            f"{len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected "
+            f"(e.g. {unexpected[:2]})"
+        )
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise ModelError(
+                f"weights of {name!r} do not fit: {key} has shape {tuple(tensor.shape)}, "
+                f"the architecture needs {tuple(expected[key].shape)}"
+            )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+
+
+def save_pretrained(
+    model: nn.Module, directory: Path, name: str, card_fields: dict[str, Any]
+) -> ModelCard:
+    """Write ``name.safetensors`` (fp16) and ``name.json`` atomically into ``directory``.
+
+    Buffers that are index tensors (permutations) keep their integer dtype;
+    floating tensors are stored in fp16, as shipped models are.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    weights = directory / f"{name}.safetensors"
+    _atomic(weights, lambda tmp: save_file(state, str(tmp)))
+    data = {
+        "name": name,
+        "architecture": getattr(model, "architecture", None),
+        "config": config_dict(model),
+        "weights": weights.name,
+        "sha256": sha256_of(weights),
+        "dtype": "float16",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "size_bytes": weights.stat().st_size,
+        **card_fields,
+    }
+    card_path = directory / f"{name}.json"
+    _atomic(card_path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
+    return ModelCard(name, card_path, data)
+
+
+def _atomic(path: Path, write: Any) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
