@@ -1,4 +1,7 @@
-"""Shared test settings: small thread count (CI has 2 cores), deterministic seeds."""
+"""Shared test settings: one torch thread and deterministic seeds.
+
+CI has 2 cores; with 2 threads torch runs the tests' small convolutions slower.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

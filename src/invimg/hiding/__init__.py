@@ -8,8 +8,35 @@ in :mod:`invimg.hiding.published`, and the 4-bit LSB baseline in
 :mod:`invimg.hiding.baselines`.
 """
 
+import importlib
+from typing import Any
+
 from .base import HideResult, HidingModel, RevealResult, ZMode
 from .deepmih import DeepMIH, ImportanceMap
 from .hinet import HiNet
 
-__all__ = ["DeepMIH", "HiNet", "HideResult", "HidingModel", "ImportanceMap", "RevealResult", "ZMode"]
+_LAZY = {
+    "hide": "invimg.hiding.api",
+    "reveal": "invimg.hiding.api",
+    "evaluate_hiding": "invimg.hiding.evaluation",
+}
+
+__all__ = [
+    "DeepMIH",
+    "HiNet",
+    "HideResult",
+    "HidingModel",
+    "ImportanceMap",
+    "RevealResult",
+    "ZMode",
+    "evaluate_hiding",
+    "hide",
+    "reveal",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """The API and evaluation load on first use (they import the image I/O stack)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'invimg.hiding' has no attribute {name!r}")

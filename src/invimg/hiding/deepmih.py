@@ -36,11 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from ..inn import haar_dwt, haar_iwt
+from ..inn import InvertibleSequential, haar_dwt, haar_iwt
 from ..zoo import register_architecture
 from .base import HideResult, HidingModel, RevealResult, check_images
 from .hinet import BANDS, hiding_couplings
@@ -73,23 +74,23 @@ class DenseSE(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, growth: int, depth: int) -> None:
         super().__init__()
-        self.depth = depth
-        for i in range(depth):
-            self.add_module(f"conv{i + 1}", nn.Conv2d(c_in + i * growth, growth, 3, padding=1))
-        last = nn.Conv2d(c_in + depth * growth, c_out, 3, padding=1)
-        self.add_module(f"conv{depth + 1}", last)
+        # Registered as conv1 … conv{depth+1} (the published names); the list
+        # only gives typed access to the same modules.
+        self._convs = [nn.Conv2d(c_in + i * growth, growth, 3, padding=1) for i in range(depth)]
+        self._convs.append(nn.Conv2d(c_in + depth * growth, c_out, 3, padding=1))
+        for i, conv in enumerate(self._convs):
+            self.add_module(f"conv{i + 1}", conv)
         self.senet = SqueezeExcite(c_in + depth * growth)
         self.lrelu = nn.LeakyReLU(0.01)
 
     def last_conv(self) -> nn.Conv2d:
-        return getattr(self, f"conv{self.depth + 1}")  # type: ignore[no-any-return]
+        return self._convs[-1]
 
     def forward(self, x: Tensor) -> Tensor:
         feats = [x]
-        for i in range(self.depth):
-            conv = getattr(self, f"conv{i + 1}")
+        for conv in self._convs[:-1]:
             feats.append(self.lrelu(conv(torch.cat(feats, 1))))
-        return self.last_conv()(self.senet(torch.cat(feats, 1)))  # type: ignore[no-any-return]
+        return self.last_conv()(self.senet(torch.cat(feats, 1)))
 
 
 class ImportanceMap(nn.Module):
@@ -101,17 +102,23 @@ class ImportanceMap(nn.Module):
         self.s_secret = DenseSE(3, width, width, depth=2)
         self.s_steg = DenseSE(3, width, width, depth=2)
         self.rrdb = DenseSE(3 * width, 3, growth, depth=4)
-        nn.init.zeros_(self.rrdb.last_conv().weight)
-        nn.init.zeros_(self.rrdb.last_conv().bias)
+        last = self.rrdb.last_conv()
+        nn.init.zeros_(last.weight)
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
 
     def forward(self, cover: Tensor, secret: Tensor, stego: Tensor) -> Tensor:
         feats = (self.s_cover(cover), self.s_steg(stego), self.s_secret(secret))
-        return self.rrdb(torch.cat(feats, 1))  # type: ignore[no-any-return]
+        return self.rrdb(torch.cat(feats, 1))
 
 
 @register_architecture("deepmih")
 class DeepMIH(HidingModel):
     """DeepMIH cascade for 2 or 3 secrets; see the module docstring."""
+
+    #: The importance maps work at full resolution with 64–320 channels: one
+    #: 1024² piece peaks near 4.8 GB when hiding, a 512² tile near 1.4 GB.
+    max_piece = 512
 
     @dataclass
     class Config:
@@ -137,8 +144,14 @@ class DeepMIH(HidingModel):
             raise ValueError(f"DeepMIH supports 2 or 3 secrets, got {c.num_secrets}")
         self.stages = nn.ModuleList(
             hiding_couplings(
-                (3 if k else 2) * BANDS, (2 if k else 1) * BANDS, c.num_blocks, c.growth,
-                c.slope, c.clamp, c.init_scale, affine_both_halves=True,
+                (3 if k else 2) * BANDS,
+                (2 if k else 1) * BANDS,
+                c.num_blocks,
+                c.growth,
+                c.slope,
+                c.clamp,
+                c.init_scale,
+                affine_both_halves=True,
                 memory_saving=c.memory_saving,
             )
             for k in range(c.num_secrets)
@@ -156,7 +169,7 @@ class DeepMIH(HidingModel):
         """The map fed to stage ``k`` (k ≥ 1, 0-based), zeros when maps are disabled."""
         if not self.config.use_importance_map:
             return torch.zeros_like(cover)
-        return self.importance[k - 1](cover, secret, stego)  # type: ignore[no-any-return]
+        return self.importance[k - 1](cover, secret, stego)
 
     def hide(self, cover: Tensor, secrets: Sequence[Tensor]) -> HideResult:
         check_images(cover, secrets, self.num_secrets, self.size_multiple)
@@ -181,7 +194,8 @@ class DeepMIH(HidingModel):
         stego_dwt = haar_dwt(stego)
         secrets: list[Tensor] = []
         for k in reversed(range(self.num_secrets)):
-            back = self.stages[k].inverse(torch.cat((stego_dwt, z[k]), 1))
+            stage = cast(InvertibleSequential, self.stages[k])
+            back = stage.inverse(torch.cat((stego_dwt, z[k]), 1))
             slot = BANDS if k and self.config.legacy_secret_slot else back.shape[1] - BANDS
             secrets.insert(0, haar_iwt(back[:, slot : slot + BANDS]))
             stego_dwt = back[:, :BANDS]

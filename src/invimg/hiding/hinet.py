@@ -81,7 +81,13 @@ class HiNet(HidingModel):
         self.config = config or HiNet.Config()
         c = self.config
         self.couplings = hiding_couplings(
-            2 * BANDS, BANDS, c.num_blocks, c.growth, c.slope, c.clamp, c.init_scale,
+            2 * BANDS,
+            BANDS,
+            c.num_blocks,
+            c.growth,
+            c.slope,
+            c.clamp,
+            c.init_scale,
             memory_saving=c.memory_saving,
         )
 

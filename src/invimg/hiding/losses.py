@@ -58,7 +58,9 @@ class HidingLossConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ConfigError(f"unknown loss key(s) {unknown} for task hiding (known: {sorted(known)})")
+            raise ConfigError(
+                f"unknown loss key(s) {unknown} for task hiding (known: {sorted(known)})"
+            )
         config = cls(**raw)
         if config.reduction not in ("sum", "mean"):
             raise ConfigError("loss.reduction must be 'sum' or 'mean'")
@@ -94,7 +96,7 @@ def hiding_loss(
     low = sum_terms(squared_error(low_frequency(s), cover_ll, red) for s in hidden.stages)
     reveal = sum_terms(squared_error(r, s, red) for r, s in zip(revealed.secrets, secrets))
     total = config.reveal * reveal + config.hide * hide + config.low_frequency * low
-    terms = {"reveal": float(reveal), "hide": float(hide), "low_freq": float(low)}
+    terms = {"reveal": reveal.item(), "hide": hide.item(), "low_freq": low.item()}
     return total, terms
 
 

@@ -70,11 +70,18 @@ def convert_importance(state: Mapping[str, Tensor], prefix: str) -> dict[str, Te
     return out
 
 
+def _depth_and_growth(state: Mapping[str, Tensor], prefix: str) -> tuple[int, int]:
+    """Number of coupling blocks and dense-block growth of converted keys under ``prefix``."""
+    depth = len({k[len(prefix) :].split(".")[1] for k in state if k.startswith(prefix)})
+    growth = int(state[f"{prefix}blocks.0.rho.conv1.weight"].shape[0])
+    return depth, growth
+
+
 def hinet_from_state(state: Mapping[str, Tensor]) -> HiNet:
-    """A HiNet holding the weights of a published state dict (block count inferred)."""
+    """A HiNet holding the weights of a published state dict (depth and growth inferred)."""
     converted = convert_couplings(state, "couplings.")
-    blocks = len({k.split(".")[2] for k in converted})
-    model = HiNet(HiNet.Config(num_blocks=blocks))
+    blocks, growth = _depth_and_growth(converted, "couplings.")
+    model = HiNet(HiNet.Config(num_blocks=blocks, growth=growth))
     _load(model, converted)
     return model.eval()
 
@@ -103,9 +110,12 @@ def load_deepmih_checkpoints(
         state.update(convert_couplings(read_checkpoint(path), f"stages.{k}."))
     for k, path in enumerate(map_paths):
         state.update(convert_importance(read_checkpoint(path), f"importance.{k}."))
-    blocks = len({k.split(".")[3] for k in state if k.startswith("stages.0.")})
+    blocks, growth = _depth_and_growth(state, "stages.0.")
     config = DeepMIH.Config(
-        num_secrets=n, num_blocks=blocks, use_importance_map=bool(map_paths),
+        num_secrets=n,
+        num_blocks=blocks,
+        growth=growth,
+        use_importance_map=bool(map_paths),
         legacy_secret_slot=legacy_secret_slot,
     )
     model = DeepMIH(config)
@@ -124,6 +134,8 @@ def _load(model: torch.nn.Module, state: dict[str, Tensor]) -> None:
         )
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise ModelError(f"checkpoint {key}: shape {tuple(tensor.shape)}, "
-                             f"expected {tuple(expected[key].shape)}")
+            raise ModelError(
+                f"checkpoint {key}: shape {tuple(tensor.shape)}, "
+                f"expected {tuple(expected[key].shape)}"
+            )
     model.load_state_dict({k: v.float() for k, v in state.items()})

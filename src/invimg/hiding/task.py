@@ -68,8 +68,10 @@ class HidingTask:
         cover, secrets = split_batch(batch, self.num_secrets)
         with fp32(batch.device.type):
             hidden, revealed = model(
-                cover.float(), [s.float() for s in secrets],
-                z=self.loss.z, quantize=self.loss.quantize,
+                cover.float(),
+                [s.float() for s in secrets],
+                z=self.loss.z,
+                quantize=self.loss.quantize,
             )
             loss, terms = hiding_loss(cover, secrets, hidden, revealed, self.loss)
         return loss, terms
@@ -96,8 +98,10 @@ def split_batch(
     per = batch.shape[0] // (num_secrets + 1)
     if per == 0:
         if not allow_flips:
-            raise ConfigError(f"a batch of {batch.shape[0]} image(s) cannot hold a cover "
-                              f"and {num_secrets} secret(s)")
+            raise ConfigError(
+                f"a batch of {batch.shape[0]} image(s) cannot hold a cover "
+                f"and {num_secrets} secret(s)"
+            )
         return batch, [torch.flip(batch, dims) for dims in _FLIPS[:num_secrets]]
     groups = [batch[i * per : (i + 1) * per] for i in range(num_secrets + 1)]
     return groups[0], groups[1:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 import typer
@@ -28,7 +28,6 @@ KEY_TASK, KEY_MODEL, KEY_SCALE, KEY_SIZE = (
 )
 FORCE_HELP = "Overwrite OUTPUT if it exists."
 MODEL_HELP = "Shipped model name or path to a model card (.json)."
-T = TypeVar("T")
 Z_HELP = "Latent for the lost details: 'zeros' (default, best measured) or 'gaussian'."
 
 
@@ -40,13 +39,16 @@ def _read(path: Path) -> np.ndarray:
     return image.pixels
 
 
-def _load(spec: str, wanted: type[T]) -> T:
-    """Load model ``spec`` and check it does the task (a wrong model is a model error)."""
+def _load(spec: str, kind: str) -> Any:
+    """Load model ``spec`` and check it does ``kind`` (a wrong model is a model error)."""
+    from ..rescaling import IRN, IRNJPEG, IRNColor
     from ..rescaling.api import resolve_model
 
     net = resolve_model(spec, spec)
+    wanted = (IRN, IRNJPEG) if kind == "rescaling" else (IRNColor,)
     if not isinstance(net, wanted):
-        raise ModelError(f"model {spec!r} is a {type(net).__name__}, not an {wanted.__name__}")
+        names = " or ".join(w.__name__ for w in wanted)
+        raise ModelError(f"model {spec!r} is a {type(net).__name__}, not an {names}")
     return net
 
 
@@ -60,25 +62,26 @@ def downscale_command(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Downscale an image with IRN; the LR image can be restored by `invimg upscale`."""
-    from ..rescaling import IRN
     from ..rescaling.api import downscale
 
     check_output_path(output, force=force, inputs=[image])
-    if output.suffix.lower() != ".png":
+    spec = model or f"irn-x{scale or 4}"
+    pixels = _read(image)
+    net = _load(spec, "rescaling")
+    if scale is not None and net.scale != scale:
+        raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
+    quality = getattr(net, "jpeg_quality", None)
+    if output.suffix.lower() != ".png" and quality is None:
         warnings.warn(
-            "the LR image is saved lossily; upscaling needs its exact pixels (use .png)",
+            "the LR image is saved lossily; upscaling needs its exact pixels (use .png, "
+            "or a model trained for JPEG such as irn-x2-jpeg90)",
             UserWarning,
             stacklevel=1,
         )
-    spec = model or f"irn-x{scale or 4}"
-    pixels = _read(image)
-    net = _load(spec, IRN)
-    if scale is not None and net.scale != scale:
-        raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     lr = downscale(pixels, model=net)
     h, w = pixels.shape[:2]
     meta = {KEY_TASK: "rescaling", KEY_MODEL: spec, KEY_SCALE: str(net.scale), KEY_SIZE: f"{w}x{h}"}
-    write_image(output, lr, force=force, inputs=[image], metadata=meta)
+    write_image(output, lr, force=force, inputs=[image], metadata=meta, jpeg_quality=quality or 95)
     typer.echo(f"wrote {output} ({lr.shape[1]}×{lr.shape[0]}, ×{net.scale} from {w}×{h}, {spec})")
 
 
@@ -94,7 +97,6 @@ def upscale_command(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Restore the high-resolution image from an IRN-downscaled one."""
-    from ..rescaling import IRN
     from ..rescaling.api import upscale
 
     check_output_path(output, force=force, inputs=[image])
@@ -111,7 +113,7 @@ def upscale_command(
     recorded = _int(meta.get(KEY_SCALE))
     spec = model or (meta.get(KEY_MODEL) if scale in (None, recorded) else None)
     spec = spec or f"irn-x{scale or recorded or 4}"
-    net = _load(spec, IRN)
+    net = _load(spec, "rescaling")
     if scale is not None and net.scale != scale:
         raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     size = _recorded_size(meta, pixels.shape[:2], net.scale)
@@ -129,12 +131,11 @@ def decolorize_command(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Make a grey image from which `invimg colorize` restores the colours (IRN-Color)."""
-    from ..rescaling import IRNColor
     from ..rescaling.api import decolorize
 
     check_output_path(output, force=force, inputs=[image])
     pixels = _read(image)
-    grey = decolorize(pixels, model=_load(model, IRNColor))
+    grey = decolorize(pixels, model=_load(model, "color"))
     meta = {KEY_TASK: "decolorization", KEY_MODEL: model}
     write_image(
         output, np.repeat(grey[..., None], 3, axis=2), force=force, inputs=[image], metadata=meta
@@ -151,7 +152,6 @@ def colorize_command(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Restore the colours of a grey image made by `invimg decolorize`."""
-    from ..rescaling import IRNColor
     from ..rescaling.api import colorize
 
     check_output_path(output, force=force, inputs=[image])
@@ -165,7 +165,7 @@ def colorize_command(
             stacklevel=1,
         )
     spec = model or meta.get(KEY_MODEL) or "irn-color"
-    rgb = colorize(pixels, model=_load(spec, IRNColor))
+    rgb = colorize(pixels, model=_load(spec, "color"))
     write_image(output, rgb, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({rgb.shape[1]}×{rgb.shape[0]}, {spec})")
 

@@ -1,13 +1,23 @@
-"""Invertible rescaling (IRN ×2/×3/×4/×8) and decolorization (IRN-Color).
+"""Invertible rescaling (IRN ×2/×3/×4/×8), with JPEG recovery, and decolorization.
 
-Importing this package registers the architectures ``"irn"`` and
-``"irn-color"`` with :mod:`invimg.zoo`. The task functions live in
-:mod:`invimg.rescaling.api` (``downscale``, ``upscale``, ``decolorize``,
-``colorize``) and are re-exported lazily by :mod:`invimg`.
+Importing this package registers the architectures ``"irn"``, ``"irn-jpeg"``
+(IRN + compression recovery module) and ``"irn-color"`` with
+:mod:`invimg.zoo`. The task functions live in :mod:`invimg.rescaling.api`
+(``downscale``, ``upscale``, ``decolorize``, ``colorize``) and are
+re-exported lazily by :mod:`invimg`.
 """
 
 from .color import IRNColor, luma
+from .compression import IRNJPEG, CompressionRecovery
 from .irn import IRN, quantize_st
 from .published import load_published_irn
 
-__all__ = ["IRN", "IRNColor", "load_published_irn", "luma", "quantize_st"]
+__all__ = [
+    "IRN",
+    "IRNJPEG",
+    "CompressionRecovery",
+    "IRNColor",
+    "load_published_irn",
+    "luma",
+    "quantize_st",
+]

@@ -26,11 +26,13 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from ..distortions import jpeg_round_trip
 from ..errors import InputImageError
 from ..io import read_image, to_tensor, write_image
 from ..metrics import psnr, ssim
 from .api import downscale_tensor, resolve_model, upscale_tensor
 from .color import IRNColor, luma
+from .compression import IRNJPEG
 from .irn import IRN
 from .losses import bicubic_downscale
 
@@ -57,7 +59,7 @@ def evaluate_rescaling(
     report: dict[str, Any] = {
         "model": str(model) if not isinstance(model, nn.Module) else type(model).__name__,
         "images": len(files),
-        "protocol": PROTOCOL_COLOR if isinstance(net, IRNColor) else PROTOCOL.format(s=net.scale),
+        "protocol": _protocol(net),
         "rows": rows,
         "published_psnr_y_div2k": PUBLISHED_PSNR_Y.get(net.scale) if isinstance(net, IRN) else None,
     }
@@ -69,6 +71,11 @@ PROTOCOL = (
     "HR modcropped to ×{s}; LR saved as 8-bit PNG and read back; outputs rounded to 8 bits; "
     "PSNR/SSIM on Y (BT.601 studio swing), {s} px border crop; z=0 and z~N(0,I) seed 0; "
     "baselines: PIL bicubic / Lanczos down+up; LR vs antialiased-bicubic LR on Y, no crop"
+)
+PROTOCOL_JPEG = (
+    "HR modcropped to ×{s}; LR rounded to 8 bits, then through the real JPEG codec (Pillow, "
+    "quality {q}, 4:2:0) as IRN-Compression's test; HR with z=0, with and without the CRM, and "
+    "from the uncompressed LR; PSNR/SSIM on Y, {s} px border crop; bicubic baseline JPEG'd too"
 )
 PROTOCOL_COLOR = (
     "grey saved as 8-bit PNG and read back; grey vs BT.601 full-range luma; colourised with z=0 "
@@ -85,11 +92,13 @@ def _evaluate_one(net: nn.Module, path: Path, seed: int) -> dict[str, dict[str, 
     hr = to_tensor(np.asarray(read_image(path).pixels))
     if isinstance(net, IRNColor):
         return _evaluate_color(net, hr)
-    assert isinstance(net, IRN)
+    assert isinstance(net, IRN | IRNJPEG)
     s = net.scale
     h, w = hr.shape[-2] - hr.shape[-2] % s, hr.shape[-1] - hr.shape[-1] % s
     hr = hr[..., :h, :w]
     lr = _png_round_trip(downscale_tensor(net, hr))
+    if isinstance(net, IRNJPEG):
+        return _evaluate_jpeg(net, hr, lr)
     rows = {
         "irn_z0": _hr_metrics(upscale_tensor(net, lr, z="zeros"), hr, s),
         "irn_zgauss": _hr_metrics(upscale_tensor(net, lr, z="gaussian", seed=seed), hr, s),
@@ -107,6 +116,22 @@ def _hr_metrics(out: Tensor, hr: Tensor, s: int) -> dict[str, float]:
         "psnr_y": psnr(out, hr, channel="y", crop_border=s, quantize=True),
         "ssim_y": ssim(out, hr, channel="y", crop_border=s, quantize=True),
     }
+
+
+def _evaluate_jpeg(net: IRNJPEG, hr: Tensor, lr: Tensor) -> dict[str, dict[str, float]]:
+    """LR through the real JPEG codec (4:2:0, the model's quality), with and without the CRM."""
+    s, q = net.scale, net.jpeg_quality
+    compressed = jpeg_round_trip(lr[0], q)[None]
+    return {
+        "irn_png_z0": _hr_metrics(net.irn.decode(lr.to(_device(net))), hr, s),
+        f"irn_jpeg{q}_no_crm_z0": _hr_metrics(net.irn.decode(compressed.to(_device(net))), hr, s),
+        f"irn_jpeg{q}_crm_z0": _hr_metrics(upscale_tensor(net, compressed), hr, s),
+        f"bicubic_jpeg{q}": _hr_metrics(_pil_down_up(hr, s, Image.Resampling.BICUBIC, q), hr, s),
+    }
+
+
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
 
 
 def _evaluate_color(net: IRNColor, rgb: Tensor) -> dict[str, dict[str, float]]:
@@ -132,11 +157,17 @@ def _png_round_trip(x: Tensor) -> Tensor:
         return to_tensor(np.asarray(read_image(path).pixels))
 
 
-def _pil_down_up(hr: Tensor, s: int, method: Image.Resampling) -> Tensor:
-    """8-bit PIL resize down by ``s`` and back up with the same filter."""
+def _pil_down_up(
+    hr: Tensor, s: int, method: Image.Resampling, jpeg_quality: int | None = None
+) -> Tensor:
+    """8-bit PIL resize down by ``s`` (optionally JPEG'd) and back up with the same filter."""
     img = Image.fromarray(np.rint(hr[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
     w, h = img.size
     small = img.resize((w // s, h // s), method)
+    if jpeg_quality is not None:
+        small_t = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).permute(2, 0, 1)
+        small_q = jpeg_round_trip(small_t, jpeg_quality).permute(1, 2, 0).numpy()
+        small = Image.fromarray(np.rint(small_q * 255).astype(np.uint8))
     big = np.asarray(small.resize((w, h), method), dtype=np.float32) / 255
     return to_tensor(big)
 
@@ -154,8 +185,9 @@ def markdown(report: dict[str, Any]) -> str:
         cells = [_cell(k, values.get(k)) for k in keys]
         lines.append(f"| {method} | {' | '.join(cells)} |")
     lines.append("")
-    lines.append(f"{report['images']} image(s), model {report['model']}. Protocol: "
-                 f"{report['protocol']}.")
+    lines.append(
+        f"{report['images']} image(s), model {report['model']}. Protocol: {report['protocol']}."
+    )
     return "\n".join(lines)
 
 
@@ -163,3 +195,11 @@ def _cell(key: str, value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.4f}" if "ssim" in key else f"{value:.2f}"
+
+
+def _protocol(net: nn.Module) -> str:
+    if isinstance(net, IRNColor):
+        return PROTOCOL_COLOR
+    if isinstance(net, IRNJPEG):
+        return PROTOCOL_JPEG.format(s=net.scale, q=net.jpeg_quality)
+    return PROTOCOL.format(s=net.scale)

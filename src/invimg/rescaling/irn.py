@@ -84,7 +84,7 @@ class IRN(InvertibleModule):
     def __init__(self, config: Config | None = None) -> None:
         super().__init__()
         self.config = config = config or IRN.Config()
-        _check_config(config)
+        check_config(config)
         factory = dense_block_factory(growth=config.growth, slope=config.slope, init="xavier")
         c = config.channels
         ops: list[InvertibleModule] = []
@@ -153,7 +153,8 @@ class IRN(InvertibleModule):
         return self.inverse(torch.cat((lr, z), 1))
 
 
-def _check_config(config: IRN.Config) -> None:
+def check_config(config: IRN.Config) -> None:
+    """Raise ``ValueError`` for an impossible architecture, before any weight exists."""
     if config.downsampling == "haar" and not is_power_of_two(config.scale):
         raise ValueError(
             f"Haar downsampling needs a power-of-two scale, got {config.scale}; "

@@ -36,8 +36,14 @@ def bicubic_downscale(x: Tensor, scale: int) -> Tensor:
     """Antialiased bicubic downscaling by an integer factor (IRN's LR guidance target)."""
     if scale == 1:
         return x
-    return F.interpolate(x, scale_factor=1 / scale, mode="bicubic", antialias=True,
-                         align_corners=False, recompute_scale_factor=False)
+    return F.interpolate(
+        x,
+        scale_factor=1 / scale,
+        mode="bicubic",
+        antialias=True,
+        align_corners=False,
+        recompute_scale_factor=False,
+    )
 
 
 def bicubic_upscale(x: Tensor, scale: int) -> Tensor:

@@ -95,4 +95,3 @@ def load_published_irn(path: str | os.PathLike[str], device: str = "cpu") -> IRN
             f"missing {missing[:2]}, unexpected {unexpected[:2]}"
         )
     return model.to(device).eval()
-

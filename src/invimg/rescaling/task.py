@@ -17,6 +17,9 @@ N(0, I); IRN-Color: 0). One training step (``IRN_model.optimize_parameters``)::
 ``Q`` is 8-bit quantisation with a straight-through gradient. Validation
 measures what a user gets: PSNR on Y (BT.601, border crop = scale) after the
 LR is quantised, with ``z = 0`` and with ``z ~ N(0, I)``.
+
+``kind: irn-jpeg`` trains the compression recovery module of a frozen IRN
+instead (:mod:`invimg.rescaling.compression_task`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from ..metrics import psnr_per_image
 from ..training import TrainConfig, register_task
 from ..training.distributed import unwrap
 from .color import IRNColor, luma
-from .irn import IRN, quantize_st
+from .compression_task import JPEGRecoveryTask
+from .irn import IRN, check_config, quantize_st
 from .losses import LossWeights, bicubic_downscale, criterion, latent_nll
 
 KINDS: dict[str, type[IRN] | type[IRNColor]] = {"irn": IRN, "irn-color": IRNColor}
@@ -45,52 +49,69 @@ class RescalingLoss(LossWeights):
     z_scale: float | None = None
 
 
-def build_from_section(section: dict[str, Any]) -> IRN | IRNColor:
-    """Build the model named by ``model.kind`` from the rest of the ``model`` section."""
+def parse_model_section(section: dict[str, Any]) -> IRN.Config | IRNColor.Config:
+    """The validated config named by ``model.kind`` and the rest of the ``model`` section."""
     fields = dict(section)
     kind = fields.pop("kind", "irn")
     cls = KINDS.get(kind)
     if cls is None:
-        raise ConfigError(f"model.kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        known_kinds = ", ".join([*KINDS, "irn-jpeg"])
+        raise ConfigError(f"model.kind must be one of {known_kinds}, got {kind!r}")
     known = {f.name for f in dataclasses.fields(cls.Config)}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ConfigError(f"unknown model keys for {kind}: {unknown} (known: {sorted(known)})")
     try:
-        return cls(cls.Config(**fields))  # type: ignore[arg-type]
+        config = cls.Config(**fields)
+        if isinstance(config, IRN.Config):
+            check_config(config)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model: {exc}") from None
+    return config
+
+
+def build_from_config(config: IRN.Config | IRNColor.Config) -> IRN | IRNColor:
+    """The model of a parsed ``model`` section."""
+    return IRN(config) if isinstance(config, IRN.Config) else IRNColor(config)
 
 
 class RescalingTask:
     """IRN's published objective and a user-facing validation (see the module docstring)."""
 
     def __init__(self, config: TrainConfig) -> None:
-        self.model_section = dict(config.model)
-        probe = build_from_section(self.model_section)
-        self.scale, self.c = probe.scale, probe.lr_channels
-        self.is_color = isinstance(probe, IRNColor)
+        self.model_config = parse_model_section(config.model)
+        self.is_color = isinstance(self.model_config, IRNColor.Config)
+        if isinstance(self.model_config, IRN.Config):
+            self.scale, self.c = self.model_config.scale, self.model_config.channels
+        else:
+            self.scale, self.c = 1, 1
         self.loss = _loss_config(config.loss)
-        self.fit_weight = 3.0 if self.is_color and self.loss.fit is None else (
-            self.loss.fit_weight(self.scale))
+        self.fit_weight = (
+            3.0 if self.is_color and self.loss.fit is None else (self.loss.fit_weight(self.scale))
+        )
         default_z = 0.0 if self.is_color else 1.0
         self.z_scale = default_z if self.loss.z_scale is None else self.loss.z_scale
         self.fit_loss = criterion(self.loss.fit_criterion)
         self.rec_loss = criterion(self.loss.rec_criterion)
-        for name, size in (("data.crop", config.data.crop), ("data.val_crop", config.data.val_crop)):
+        for name, size in (
+            ("data.crop", config.data.crop),
+            ("data.val_crop", config.data.val_crop),
+        ):
             if size is not None and size % self.scale:
                 raise ConfigError(f"{name}={size} must be a multiple of the scale {self.scale}")
         if config.data.size_multiple % self.scale:
             raise ConfigError(f"data.size_multiple must be a multiple of the scale {self.scale}")
 
     def build_model(self) -> nn.Module:
-        return build_from_section(self.model_section)
+        return build_from_config(self.model_config)
 
     def target(self, x: Tensor) -> Tensor:
         """What the visible output should look like: bicubic LR or the luma."""
         return luma(x) if self.is_color else bicubic_downscale(x, self.scale)
 
-    def training_step(self, model: nn.Module, batch: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
+    def training_step(
+        self, model: nn.Module, batch: Tensor, step: int
+    ) -> tuple[Tensor, dict[str, float]]:
         out = model(batch)
         lr, z = out[:, : self.c], out[:, self.c :]
         l_fit = self.fit_weight * self.fit_loss(lr, self.target(batch).detach())
@@ -99,8 +120,10 @@ class RescalingTask:
         rec = model(torch.cat((quantize_st(lr), noise), 1), rev=True)
         l_rec = self.loss.rec * self.rec_loss(rec, batch)
         loss = l_fit + l_latent + l_rec
-        return loss, {"fit": float(l_fit), "latent": float(l_latent), "rec": float(l_rec)}
+        terms = {"fit": l_fit, "latent": l_latent, "rec": l_rec}
+        return loss, {k: float(v.detach()) for k, v in terms.items()}
 
+    @torch.no_grad()
     def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
         net = unwrap(model)
         lr, z = net.encode(batch)  # type: ignore[operator]
@@ -147,6 +170,8 @@ def _loss_config(section: dict[str, Any]) -> RescalingLoss:
 
 
 @register_task("rescaling")
-def rescaling_task(config: TrainConfig) -> RescalingTask:
-    """Factory registered with the trainer as ``task: rescaling``."""
+def rescaling_task(config: TrainConfig) -> RescalingTask | JPEGRecoveryTask:
+    """Factory registered with the trainer as ``task: rescaling`` (``model.kind`` picks)."""
+    if config.model.get("kind") == "irn-jpeg":
+        return JPEGRecoveryTask(config)
     return RescalingTask(config)

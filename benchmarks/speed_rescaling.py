@@ -1,0 +1,156 @@
+"""Speed and memory of IRN rescaling: ×s down and up of a photo-sized image, tiled.
+
+1. Seconds and peak memory for ``invimg.downscale`` and ``invimg.upscale`` of a
+   ``--width × --height`` image (2048×1536 by default), each in its own
+   subprocess on the CPU (peak RSS during the call minus RSS before it), with
+   ``--threads``. On a busy 2-core machine one thread is often faster than two.
+   ``--no-tiles`` processes the image in one piece for comparison.
+2. With CUDA: the same on the GPU (``torch.cuda.max_memory_allocated``).
+3. ``--deviation N``: max |tiled − untiled| (in 8-bit levels) and the PSNR
+   between them on an ``N×N`` crop of a real photo, for the chosen tile and
+   margin: how close tiling is to whole-image processing with these weights.
+
+The model is a card / shipped name, or ``random:x2`` / ``random:x4`` for the
+published architecture with untrained weights (speed and memory do not depend
+on the weights; the deviation does)::
+
+    python benchmarks/speed_rescaling.py --model random:x4 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from invimg.rescaling import IRN
+from invimg.rescaling.api import downscale, resolve_model, upscale
+from invimg.rescaling.tiling import DEFAULT_MARGIN, DEFAULT_TILE, receptive_radius
+
+PHOTO = Path(__file__).resolve().parents[1] / "data" / "holdout" / "mate-nature-storm.png"
+
+
+def build(spec: str, device: str = "cpu") -> IRN:
+    if spec.startswith("random:x"):
+        torch.manual_seed(0)
+        return IRN(IRN.Config(scale=int(spec.removeprefix("random:x")))).to(device).eval()
+    model = resolve_model(spec, spec, device)
+    assert isinstance(model, IRN), "speed_rescaling measures IRN rescaling models"
+    return model
+
+
+def image(width: int, height: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def current_rss_mib() -> float:
+    """Resident memory now (Linux), the baseline that the call's peak is compared with."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def child(args: argparse.Namespace) -> dict[str, float]:
+    """Run one measurement in this process and report it (called via ``--child``)."""
+    torch.set_num_threads(args.threads)
+    model = build(args.model, args.device)
+    tile = args.tile if args.tiles else 10**6
+    hr = image(args.width, args.height)
+    s = model.scale
+    lr = image(-(-args.width // s), -(-args.height // s))  # content does not change the cost
+    cuda = args.device == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    base = current_rss_mib()
+    start = time.perf_counter()
+    with torch.no_grad():
+        if args.child == "down":
+            downscale(hr, model=model, tile=tile, margin=args.margin, device=args.device)
+        else:
+            upscale(lr, model=model, tile=tile, margin=args.margin, device=args.device)
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    return {"seconds": seconds, "peak_mib": peak}
+
+
+def measure(args: argparse.Namespace, what: str, device: str) -> dict[str, float]:
+    """One measurement in a fresh subprocess, so peak memory is not inherited."""
+    argv = [sys.executable, __file__, "--child", what, "--device", device]
+    for key in ("model", "width", "height", "threads", "tile", "margin"):
+        argv += [f"--{key}", str(getattr(args, key))]
+    argv += [] if args.tiles else ["--no-tiles"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def deviation(args: argparse.Namespace) -> dict[str, float]:
+    """Tiled vs one-piece output on a crop of a real photo (8-bit levels and PSNR)."""
+    from PIL import Image
+
+    model = build(args.model)
+    n = args.deviation
+    photo = np.asarray(Image.open(PHOTO).convert("RGB"))[:n, :n] if PHOTO.is_file() else image(n, n)
+    report: dict[str, float] = {}
+    lr_full = downscale(photo, model=model, tile=10**6, margin=0)
+    lr_tiled = downscale(photo, model=model, tile=args.tile // 4, margin=args.margin)
+    up_full = upscale(lr_full, model=model, tile=10**6, margin=0).astype(float)
+    up_tiled = upscale(lr_full, model=model, tile=args.tile // 4, margin=args.margin).astype(float)
+    for name, a, b in (("down", lr_full, lr_tiled), ("up", up_full, up_tiled)):
+        diff = np.abs(a.astype(float) - b.astype(float))
+        mse = float((diff**2).mean())
+        report[f"{name}_max_levels"] = float(diff.max())
+        report[f"{name}_psnr_db"] = float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="random:x4")
+    parser.add_argument("--width", type=int, default=2048)
+    parser.add_argument("--height", type=int, default=1536)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE)
+    parser.add_argument("--margin", type=int, default=DEFAULT_MARGIN)
+    parser.add_argument("--no-tiles", dest="tiles", action="store_false")
+    parser.add_argument("--deviation", type=int, default=0, metavar="N")
+    parser.add_argument("--child", choices=["down", "up"], help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args)))
+        return
+    model = build(args.model)
+    result: dict[str, Any] = {
+        "model": args.model,
+        "size": f"{args.width}x{args.height}",
+        "scale": model.scale,
+        "threads": args.threads,
+        "tiles": args.tiles,
+        "tile_lr_px": args.tile,
+        "margin_lr_px": args.margin,
+        "receptive_radius_lr_px": receptive_radius(model),
+    }
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        for what in ("down", "up"):
+            result[f"{device}_{what}"] = measure(args, what, device)
+    if args.deviation:
+        result["tiled_vs_whole"] = deviation(args)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""``invimg hide`` / ``invimg reveal``: hide images in an image and get them back.
+
+``hide`` writes the model it used into the stego PNG's text metadata, so
+``invimg reveal stego.png -o secret.png`` needs no options. Output paths are
+validated before any model runs. Several secrets (DeepMIH) are written as
+``OUT_1.png``, ``OUT_2.png`` … next to ``-o OUT.png``, or as
+``secret_1.png`` … inside ``-o DIR`` when ``DIR`` is an existing folder.
+
+A stego must stay lossless: ``-o stego.jpg`` is refused unless the model is
+marked ``robust`` (trained to survive JPEG; none ships yet).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from ..errors import InputImageError, InvimgError, ModelError
+from ..io import check_output_path, read_image, read_metadata, write_image
+from .cli import app
+from .common import user_errors
+
+KEY_TASK, KEY_MODEL, KEY_SECRETS = "invimg:task", "invimg:model", "invimg:secrets"
+MODEL_HELP = "Shipped model name or path to a model card (.json). Default: hinet."
+FORCE_HELP = "Overwrite existing output file(s)."
+LOSSY = (".jpg", ".jpeg")
+
+
+class LossyStegoError(InvimgError):
+    """A lossy output format would destroy the hidden image."""
+
+    exit_code = 2
+
+
+def _read(path: Path) -> np.ndarray:
+    """Pixels of ``path``; every conversion the reader made becomes a warning."""
+    image = read_image(path)
+    for note in image.notes:
+        warnings.warn(f"{path}: {note}", UserWarning, stacklevel=2)
+    return np.asarray(image.pixels)
+
+
+def _model_ref(spec: str) -> str:
+    """What to record in the stego: a shipped name as is, a card as an absolute path."""
+    path = Path(spec)
+    return str(path.resolve()) if path.suffix in (".json", ".safetensors") else spec
+
+
+@app.command("hide")
+@user_errors
+def hide_command(
+    cover: Path = typer.Argument(..., help="Cover image: what the stego will look like."),
+    secrets: list[Path] = typer.Argument(..., help="Secret image(s) to hide (1 for HiNet)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Stego image to write (.png)."),
+    model: str = typer.Option("hinet", "--model", help=MODEL_HELP),
+    strict: bool = typer.Option(False, "--strict", help="Refuse secrets of another size."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """Hide SECRET image(s) inside COVER; reveal them with `invimg reveal`."""
+    from ..hiding.api import check_secret_count, hide, resolve_model
+
+    inputs = [cover, *secrets]
+    check_output_path(output, force=force, inputs=inputs)
+    net = resolve_model(model)
+    if output.suffix.lower() in LOSSY and not net.robust:
+        raise LossyStegoError(
+            f"refusing to write the stego as JPEG ({output.name}): lossy compression destroys "
+            "the hidden image; use .png (or a model trained to be robust)"
+        )
+    check_secret_count(len(secrets), net)
+    stego = hide(_read(cover), [_read(s) for s in secrets], model=net, strict=strict)
+    meta = {KEY_TASK: "hiding", KEY_MODEL: _model_ref(model), KEY_SECRETS: str(net.num_secrets)}
+    write_image(output, stego, force=force, inputs=inputs, metadata=meta)
+    typer.echo(f"wrote {output} ({len(secrets)} secret(s) hidden with {model})")
+
+
+@app.command("reveal")
+@user_errors
+def reveal_command(
+    stego: Path = typer.Argument(..., help="Stego image written by `invimg hide`."),
+    output: Path = typer.Option(
+        ...,
+        "-o",
+        "--output",
+        help="Secret image to write; OUT_1.png, OUT_2.png … (or a folder) for several.",
+    ),
+    secrets: int | None = typer.Option(None, "--secrets", help="Number of secrets expected."),
+    model: str | None = typer.Option(
+        None, "--model", help="Model name or card; default: the one recorded in STEGO."
+    ),
+    z: str = typer.Option(
+        "zeros", "--z", help="Stand-in for the lost information: zeros|gaussian."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Gaussian z."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """Reveal the secret image(s) hidden in STEGO."""
+    from ..hiding.api import check_secret_count, resolve_model, reveal
+
+    if z not in ("zeros", "gaussian"):
+        raise InvimgError(f"--z must be 'zeros' or 'gaussian', got {z!r}")
+    spec = model or _recorded_model(stego)
+    net = resolve_model(spec)
+    if secrets is not None:
+        check_secret_count(secrets, net)
+    targets = output_paths(output, net.num_secrets)
+    for target in targets:
+        check_output_path(target, force=force, inputs=[stego])
+    outs = reveal(_read(stego), model=net, z=z, seed=seed)  # type: ignore[arg-type]
+    for target, pixels in zip(targets, outs):
+        write_image(target, pixels, force=force, inputs=[stego])
+    typer.echo("wrote " + ", ".join(str(t) for t in targets))
+
+
+def _recorded_model(stego: Path) -> str:
+    """The model recorded by ``hide`` in the stego's metadata, else the default."""
+    meta = read_metadata(stego)
+    task = meta.get(KEY_TASK)
+    if task is not None and task != "hiding":
+        raise InputImageError(f"{stego} was written by `invimg` for {task!r}, not hiding")
+    recorded = meta.get(KEY_MODEL)
+    if recorded is None:
+        return "hinet"
+    if recorded.endswith(".json") and not os.path.exists(recorded):
+        raise ModelError(f"{stego} was made with {recorded}, which no longer exists; pass --model")
+    return recorded
+
+
+def output_paths(output: Path, count: int) -> list[Path]:
+    """Where the secrets go: ``output`` itself, ``DIR/secret_i.png`` or ``OUT_i.suffix``."""
+    if output.is_dir():
+        return [output / f"secret_{i}.png" for i in range(1, count + 1)]
+    if count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}_{i}{output.suffix}") for i in range(1, count + 1)]

@@ -1,0 +1,177 @@
+"""``invimg.hide`` / ``invimg.reveal``: input types, any size, tiles, errors; LSB baseline."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import invimg
+from invimg.errors import InputImageError
+from invimg.hiding import DeepMIH, HiNet
+from invimg.hiding.api import SecretCountError
+from invimg.hiding.baselines import lsb_hide, lsb_reveal
+from invimg.hiding.evaluation import evaluate_hiding, markdown_table
+from invimg.hiding.tiling import pad_to_multiple, run_tiled
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Two threads on a shared 2-core machine spin; one is several times faster here."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _randomise(model: torch.nn.Module) -> None:
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+
+
+@pytest.fixture(scope="module")
+def hinet() -> HiNet:
+    model = HiNet(HiNet.Config(num_blocks=1, growth=8))
+    _randomise(model)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def deepmih() -> DeepMIH:
+    config = DeepMIH.Config(num_secrets=2, num_blocks=1, growth=8, map_width=8, map_growth=8)
+    model = DeepMIH(config)
+    _randomise(model)
+    return model.eval()
+
+
+def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth uint8 test image (gradients and a pattern, not noise)."""
+    y, x = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.uniform(0.05, 0.3, 3)
+    img = np.stack([np.sin(a * x + b * y), np.cos(b * x - c * y), np.sin(c * (x + y))], -1)
+    return np.rint((img * 0.45 + 0.5) * 255).astype(np.uint8)
+
+
+def test_odd_size_round_trips_shape_and_dtype(hinet: HiNet) -> None:
+    cover, secret = photo(17, 23), photo(17, 23, 1)
+    stego = invimg.hide(cover, secret, model=hinet)
+    assert stego.dtype == np.uint8 and stego.shape == (17, 23, 3)
+    revealed = invimg.reveal(stego, model=hinet)
+    assert len(revealed) == 1 and revealed[0].shape == (17, 23, 3)
+    assert revealed[0].dtype == np.uint8
+
+
+def test_pil_numpy_float_and_tensor_inputs_agree(hinet: HiNet) -> None:
+    cover, secret = photo(20, 18), photo(20, 18, 1)
+    expected = invimg.hide(cover, [secret], model=hinet)
+    as_float = invimg.hide(cover / 255.0, [secret.astype(np.float32) / 255], model=hinet)
+    as_pil = invimg.hide(Image.fromarray(cover), [Image.fromarray(secret)], model=hinet)
+    tensor = torch.from_numpy(cover).permute(2, 0, 1).float() / 255
+    as_tensor = invimg.hide(tensor, [torch.from_numpy(secret).permute(2, 0, 1)], model=hinet)
+    for other in (as_float, as_pil, as_tensor):
+        assert np.abs(other.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_secret_of_another_size_is_resized_with_a_warning(hinet: HiNet) -> None:
+    cover, secret = photo(16, 16), photo(24, 20, 1)
+    with pytest.warns(UserWarning, match="resized to the cover"):
+        stego = invimg.hide(cover, secret, model=hinet)
+    assert stego.shape == (16, 16, 3)
+    with pytest.raises(InputImageError, match="strict"):
+        invimg.hide(cover, secret, model=hinet, strict=True)
+
+
+def test_number_of_secrets_must_match_the_model(hinet: HiNet, deepmih: DeepMIH) -> None:
+    cover = photo(16, 16)
+    with pytest.raises(SecretCountError, match="exactly 1 secret"):
+        invimg.hide(cover, [cover, cover], model=hinet)
+    with pytest.raises(SecretCountError, match="exactly 2 secret"):
+        invimg.hide(cover, [cover], model=deepmih)
+    with pytest.raises(SecretCountError):
+        invimg.reveal(cover, n=3, model=deepmih)
+    assert SecretCountError.exit_code == 2 and issubclass(SecretCountError, ValueError)
+
+
+def test_deepmih_hides_and_reveals_two_secrets_of_odd_size(deepmih: DeepMIH) -> None:
+    cover, s1, s2 = photo(15, 21), photo(15, 21, 1), photo(15, 21, 2)
+    stego = invimg.hide(cover, [s1, s2], model=deepmih)
+    revealed = invimg.reveal(stego, n=2, model=deepmih)
+    assert [r.shape for r in revealed] == [(15, 21, 3)] * 2
+
+
+def test_gaussian_z_is_seeded(hinet: HiNet) -> None:
+    stego = invimg.hide(photo(16, 16), photo(16, 16, 1), model=hinet)
+    a = invimg.reveal(stego, model=hinet, z="gaussian", seed=3)[0]
+    b = invimg.reveal(stego, model=hinet, z="gaussian", seed=3)[0]
+    c = invimg.reveal(stego, model=hinet, z="gaussian", seed=4)[0]
+    zeros = invimg.reveal(stego, model=hinet)[0]
+    assert np.array_equal(a, b) and not np.array_equal(a, c) and not np.array_equal(a, zeros)
+
+
+def test_bad_inputs_give_clear_errors(hinet: HiNet) -> None:
+    with pytest.raises(InputImageError, match=r"\[0, 1\]"):
+        invimg.hide(np.full((8, 8, 3), 2.0), photo(8, 8), model=hinet)
+    with pytest.raises(InputImageError, match="H×W×3"):
+        invimg.hide(np.zeros((8, 8, 5), np.uint8), photo(8, 8), model=hinet)
+    with pytest.raises(InputImageError, match="NaN"):
+        invimg.reveal(np.full((8, 8, 3), np.nan, np.float32), model=hinet)
+
+
+def test_tiles_match_one_piece_processing(hinet: HiNet) -> None:
+    """With a margin wider than the network sees, tiling changes nothing (stitching is exact)."""
+    cover, secret = photo(70, 54), photo(70, 54, 1)
+    whole = invimg.hide(cover, secret, model=hinet)
+    tiled = invimg.hide(cover, secret, model=hinet, tile=16)
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+    assert (
+        np.abs(
+            invimg.reveal(whole, model=hinet)[0].astype(int)
+            - invimg.reveal(whole, model=hinet, tile=16)[0].astype(int)
+        ).max()
+        <= 1
+    )
+
+
+def test_run_tiled_covers_every_pixel() -> None:
+    x = torch.arange(2 * 10 * 14, dtype=torch.float32).reshape(1, 2, 10, 14)
+    (out,) = run_tiled(lambda ims: [ims[0] * 2], [x], tile=4, margin=2, multiple=2)
+    assert torch.equal(out, x * 2)
+
+
+def test_pad_to_multiple_reflects_and_handles_one_pixel() -> None:
+    x = torch.arange(3.0).reshape(1, 1, 1, 3)
+    padded = pad_to_multiple(x, 2)
+    assert padded.shape == (1, 1, 2, 4)
+    assert padded[0, 0, 0].tolist() == [0.0, 1.0, 2.0, 2.0]  # 1-pixel side: replicated
+
+
+def test_lsb_baseline_errors_are_bounded() -> None:
+    cover, secret = photo(16, 16), photo(16, 16, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stego = lsb_hide(cover, secret)
+    (back,) = lsb_reveal(stego)
+    assert np.abs(stego.astype(int) - cover.astype(int)).max() <= 15
+    assert np.abs(back.astype(int) - secret.astype(int)).max() <= 8
+    two = lsb_reveal(lsb_hide(cover, [secret, cover]), count=2)
+    assert np.abs(two[1].astype(int) - cover.astype(int)).max() <= 32
+
+
+def test_evaluate_hiding_reports_model_and_lsb(hinet: HiNet, tmp_path: Path) -> None:
+    for i in range(3):
+        Image.fromarray(photo(24, 30, i)).save(tmp_path / f"{i}.png")
+    result = evaluate_hiding(hinet, tmp_path, size="16", zs=("zeros", "gaussian"))
+    assert result["images"] == 3 and result["model"] == "hinet"
+    assert set(result["summary"]["model"]) == {"stego", "secret1[z=zeros]", "secret1[z=gaussian]"}
+    lsb = result["summary"]["lsb4"]
+    assert 25 < lsb["stego"]["psnr_rgb"] < 45 and lsb["secret1"]["rmse"] < 10
+    table = markdown_table(result)
+    assert table.count("\n") == 1 + 3 + 2 and "| hinet | stego |" in table
