@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from invimg.rescaling import IRN
-from invimg.rescaling.api import downscale, resolve_model, upscale
-from invimg.rescaling.tiling import DEFAULT_MARGIN, DEFAULT_TILE, receptive_radius
+from invimg.rescaling.api import DEFAULT_MARGIN, DEFAULT_TILE, downscale, resolve_model, upscale
+from invimg.rescaling.irn import receptive_radius
 
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "holdout" / "mate-nature-storm.png"
 

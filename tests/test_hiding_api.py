@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,6 @@ from invimg.hiding import DeepMIH, HiNet
 from invimg.hiding.api import SecretCountError
 from invimg.hiding.baselines import lsb_hide, lsb_reveal
 from invimg.hiding.evaluation import evaluate_hiding, markdown_table
-from invimg.hiding.tiling import pad_to_multiple, run_tiled
 
 
 @pytest.fixture(autouse=True)
@@ -117,12 +117,25 @@ def test_gaussian_z_is_seeded(hinet: HiNet) -> None:
 
 
 def test_bad_inputs_give_clear_errors(hinet: HiNet) -> None:
-    with pytest.raises(InputImageError, match=r"\[0, 1\]"):
+    with pytest.raises(InputImageError, match=r"^cover: .*\[0, 1\]"):
         invimg.hide(np.full((8, 8, 3), 2.0), photo(8, 8), model=hinet)
-    with pytest.raises(InputImageError, match="H×W×3"):
+    with pytest.raises(InputImageError, match=r"^cover: .*H×W×3"):
         invimg.hide(np.zeros((8, 8, 5), np.uint8), photo(8, 8), model=hinet)
-    with pytest.raises(InputImageError, match="NaN"):
+    with pytest.raises(InputImageError, match=r"^secret 1: .*tensor"):
+        invimg.hide(photo(8, 8), torch.zeros(2, 3, 8, 8), model=hinet)
+    with pytest.raises(InputImageError, match=r"^stego: .*NaN"):
         invimg.reveal(np.full((8, 8, 3), np.nan, np.float32), model=hinet)
+
+
+def test_default_model_is_the_small_hinet_everywhere() -> None:
+    """The CLI and the demo must not drift from the API's default (the model shipped first)."""
+    from invimg.hiding.api import DEFAULT_MODEL
+    from invimg.interfaces import cli_demo, cli_hiding, cli_train
+
+    assert DEFAULT_MODEL == "hinet-small"
+    for command in (cli_hiding.hide_command, cli_demo.demo_command, cli_train.eval_hiding):
+        option = inspect.signature(command).parameters["model"].default
+        assert option.default == DEFAULT_MODEL, command.__name__
 
 
 def test_tiles_match_one_piece_processing(hinet: HiNet) -> None:
@@ -138,19 +151,6 @@ def test_tiles_match_one_piece_processing(hinet: HiNet) -> None:
         ).max()
         <= 1
     )
-
-
-def test_run_tiled_covers_every_pixel() -> None:
-    x = torch.arange(2 * 10 * 14, dtype=torch.float32).reshape(1, 2, 10, 14)
-    (out,) = run_tiled(lambda ims: [ims[0] * 2], [x], tile=4, margin=2, multiple=2)
-    assert torch.equal(out, x * 2)
-
-
-def test_pad_to_multiple_reflects_and_handles_one_pixel() -> None:
-    x = torch.arange(3.0).reshape(1, 1, 1, 3)
-    padded = pad_to_multiple(x, 2)
-    assert padded.shape == (1, 1, 2, 4)
-    assert padded[0, 0, 0].tolist() == [0.0, 1.0, 2.0, 2.0]  # 1-pixel side: replicated
 
 
 def test_lsb_baseline_errors_are_bounded() -> None:

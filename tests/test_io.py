@@ -17,6 +17,7 @@ from PIL import Image, ImageOps
 from invimg.errors import InputImageError, InvimgError, OutputExistsError
 from invimg.io import (
     DEFAULT_MAX_PIXELS,
+    as_image_tensor,
     check_output_path,
     quantize_8bit,
     read_image,
@@ -520,6 +521,115 @@ def test_quantize_8bit_clips_and_rounds() -> None:
 def test_quantize_8bit_refuses_nan() -> None:
     with pytest.raises(ValueError):
         quantize_8bit(np.array([0.5, np.nan]))
+
+
+# ---------------------------------------------------------------- task inputs
+
+
+def test_input_types_give_the_same_image(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    ref = as_image_tensor(rgb)
+    assert ref.shape == (1, 3, 5, 7) and ref.dtype == torch.float32
+    for other in (
+        save(Image.fromarray(rgb), tmp_path / "rgb.png"),
+        str(tmp_path / "rgb.png"),
+        Image.fromarray(rgb),
+        Image.fromarray(rgb).convert("RGBA"),
+        rgb.astype(np.float32) / 255,
+        rgb.astype(np.float64) / 255,
+        rgb.astype(np.uint16) * 257,
+        (rgb.astype(np.uint16) * 257).astype(">u2"),  # big-endian
+        np.ascontiguousarray(rgb[::-1])[::-1],  # negative strides
+        torch.from_numpy(rgb).permute(2, 0, 1),
+        torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255,
+        torch.from_numpy(rgb).permute(2, 0, 1).double() / 255,
+    ):
+        assert torch.allclose(as_image_tensor(other), ref, atol=1e-6), type(other)
+
+
+def test_grey_inputs_are_replicated_or_kept() -> None:
+    grey = np.random.default_rng(1).integers(0, 256, (5, 7), dtype=np.uint8)
+    ref = torch.from_numpy(grey).float()[None, None] / 255
+    for other in (
+        grey,
+        grey[..., None],
+        Image.fromarray(grey),
+        torch.from_numpy(grey),
+        torch.from_numpy(grey)[None],
+        torch.from_numpy(grey)[None, None],
+        np.repeat(grey[..., None], 3, axis=2),
+    ):
+        rgb = as_image_tensor(other)
+        assert rgb.shape == (1, 3, 5, 7) and torch.equal(rgb, ref.expand(1, 3, 5, 7)), type(other)
+        assert torch.equal(as_image_tensor(other, grey=True), ref), type(other)
+
+
+def test_colour_as_grey_is_its_luma_with_a_warning() -> None:
+    rgb = np.zeros((2, 2, 3), np.float32)
+    rgb[..., 0] = 1.0
+    with pytest.warns(UserWarning, match=r"^lr: .*BT\.601 luma"):
+        grey = as_image_tensor(rgb, "lr", grey=True)
+    assert grey.shape == (1, 1, 2, 2) and torch.allclose(grey, torch.full_like(grey, 0.299))
+
+
+def test_sixteen_bit_pil_images_keep_their_precision() -> None:
+    samples = np.array([[0, 257, 65535]], dtype=np.uint16)
+    for image in (Image.fromarray(samples), Image.fromarray(samples.astype(np.int32))):
+        t = as_image_tensor(image)
+        assert t[0, 0, 0].tolist() == pytest.approx([0.0, 257 / 65535, 1.0])
+    with pytest.raises(InputImageError, match="beyond 16 bits"):
+        as_image_tensor(Image.fromarray(np.array([[70000]], dtype=np.int32)))
+
+
+def test_result_is_a_fresh_contiguous_copy() -> None:
+    pixels = np.full((3, 4, 3), 0.5, np.float32)
+    pixels.flags.writeable = False  # as read_image returns them: must not warn or alias
+    t = as_image_tensor(pixels)
+    source = torch.full((1, 3, 3, 4), 0.5)
+    u = as_image_tensor(source)
+    t += 1
+    u += 1
+    assert pixels.max() == 0.5 and source.max() == 0.5 and t.is_contiguous()
+
+
+def test_rounding_noise_outside_the_range_is_clamped() -> None:
+    t = as_image_tensor(np.array([[-5e-4, 1 + 5e-4]], np.float32))
+    assert t[0, 0, 0].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ([[1, 2]], "got list"),
+        (np.full((4, 4, 3), 2.0), r"\[0, 1\], got \[2, 2\]"),
+        (np.full((4, 4, 3), -0.5, np.float32), r"\[0, 1\]"),
+        (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
+        (torch.full((3, 4, 4), float("inf")), "NaN or infinite"),
+        (np.zeros((4, 4, 5), np.uint8), "H×W×3"),
+        (np.zeros((4, 4, 2), np.uint8), "H×W×3"),
+        (np.zeros((1, 4, 4, 3), np.uint8), "got shape"),
+        (np.zeros(4, np.uint8), "got shape"),
+        (np.zeros((0, 4), np.uint8), "empty"),
+        (np.zeros((4, 4, 3), np.int64), "unsupported pixel type int64"),
+        (np.zeros((4, 4, 3), np.uint32), "unsupported pixel type uint32"),
+        (np.zeros((4, 4, 3), bool), "unsupported pixel type bool"),
+        (torch.zeros(2, 3, 4, 4), "tensor"),
+        (torch.zeros(4, 4, 3), "tensor"),
+        (torch.zeros(1, 3, 4, 4, 1), "tensor"),
+        (torch.zeros(3, 4, 4, dtype=torch.int32), "unsupported tensor dtype"),
+        (Image.fromarray(np.full((2, 2), 2.0, np.float32)), r"\[0, 1\]"),
+    ],
+)
+def test_bad_inputs_raise_one_line_naming_the_argument(bad: Any, message: str) -> None:
+    with pytest.raises(InputImageError, match=message) as info:
+        as_image_tensor(bad, "cover")
+    text = str(info.value)
+    assert text.startswith("cover: ") and "\n" not in text
+
+
+def test_missing_path_is_an_input_image_error(tmp_path: Path) -> None:
+    with pytest.raises(InputImageError, match=r"^cover: .*missing\.png"):
+        as_image_tensor(tmp_path / "missing.png", "cover")
 
 
 # ---------------------------------------------------------------- writing

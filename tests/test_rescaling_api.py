@@ -1,46 +1,28 @@
-"""Task API: input types, any size, tiling that matches whole-image processing."""
+"""Task API: any size, tiling close to whole-image processing, default models."""
 
 from __future__ import annotations
+
+import inspect
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from invimg.errors import InputImageError, ModelError
 from invimg.rescaling import IRN, IRNColor
+from invimg.rescaling import api as rescaling_api
 from invimg.rescaling.api import (
-    as_image_tensor,
+    DEFAULT_MODEL,
     colorize,
     decolorize,
+    default_rescaling_model,
     downscale,
     downscale_tensor,
     upscale,
     upscale_tensor,
 )
-from invimg.rescaling.tiling import plan_tiles, receptive_radius, run_tiled
-from test_rescaling_model import randomise, tiny_irn
-
-
-def test_input_types_give_the_same_image() -> None:
-    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    ref = as_image_tensor(rgb)
-    assert ref.shape == (1, 3, 5, 7) and ref.dtype == torch.float32
-    for other in (
-        Image.fromarray(rgb),
-        rgb.astype(np.float32) / 255,
-        rgb.astype(np.uint16) * 257,
-        torch.from_numpy(rgb).permute(2, 0, 1),
-        torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255,
-    ):
-        assert torch.allclose(as_image_tensor(other), ref, atol=1e-6), type(other)
-    grey = as_image_tensor(rgb[..., 0])
-    assert grey.shape == (1, 3, 5, 7) and torch.equal(grey[:, 0], grey[:, 2])
-    with pytest.raises(TypeError):
-        as_image_tensor([[1, 2]])
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        as_image_tensor(np.full((4, 4, 3), 2.0))
-    with pytest.warns(UserWarning, match="luma"):
-        assert as_image_tensor(rgb, grey=True).shape == (1, 1, 5, 7)
+from test_rescaling_model import tiny_irn
 
 
 @pytest.mark.parametrize("size", [(13, 10), (9, 17)])
@@ -69,36 +51,6 @@ def test_scale_mismatch_is_refused() -> None:
         decolorize(np.zeros((4, 4, 3), np.float32), model=tiny_irn(2))
 
 
-def test_plan_tiles_covers_every_pixel_once() -> None:
-    seen = torch.zeros(11, 9, dtype=torch.int32)
-    for t in plan_tiles(11, 9, tile=4, margin=2):
-        seen[t.core] += 1
-        assert t.ext[0].start <= t.core[0].start and t.ext[1].stop >= t.core[1].stop
-    assert bool((seen == 1).all())
-
-
-def test_tiles_with_the_receptive_margin_are_exact() -> None:
-    """float64, strong random weights: any error would come from the tiling itself."""
-    model = randomise(IRN(IRN.Config(scale=2, blocks=1, growth=4)), std=0.2).double()
-    r = receptive_radius(model)
-    assert r == 10 and receptive_radius(IRN(IRN.Config(scale=4))) == 120
-    x = torch.rand(1, 3, 2 * 34, 2 * 30, dtype=torch.float64)
-    with torch.no_grad():
-        full = model(x)
-        tiled = run_tiled(model, x, in_scale=2, out_scale=1, out_channels=12, tile=12, margin=r)
-        assert (tiled - full).abs().max() < 1e-9
-        back = run_tiled(
-            lambda t: model(t, rev=True),
-            full,
-            in_scale=1,
-            out_scale=2,
-            out_channels=3,
-            tile=12,
-            margin=r,
-        )
-        assert (back - x).abs().max() < 1e-9
-
-
 def test_tiled_close_to_untiled_through_the_api() -> None:
     model = tiny_irn(2)
     hr = torch.rand(1, 3, 40, 36)
@@ -111,6 +63,14 @@ def test_tiled_close_to_untiled_through_the_api() -> None:
         assert (full - tiled).abs().max() < 1e-4
 
 
+def test_bad_inputs_name_the_argument() -> None:
+    model = tiny_irn(2)
+    with pytest.raises(InputImageError, match=r"^image: .*\[0, 1\]"):
+        downscale(np.full((4, 4, 3), 2.0), model=model)
+    with pytest.raises(InputImageError, match=r"^lr: .*got list"):
+        upscale([[1, 2]], model=model)
+
+
 def test_colorize_round_trip_shapes() -> None:
     model = IRNColor(IRNColor.Config(blocks=1, growth=4))
     img = np.random.default_rng(2).integers(0, 256, (6, 5, 3), dtype=np.uint8)
@@ -119,6 +79,42 @@ def test_colorize_round_trip_shapes() -> None:
     rgb = colorize(grey, model=model)
     assert rgb.shape == (6, 5, 3) and rgb.dtype == np.uint8
     assert np.array_equal(colorize(np.repeat(grey[..., None], 3, 2), model=model), rgb)
+    with pytest.warns(UserWarning, match=r"^grey: .*luma"):
+        colorize(img, model=model)
+
+
+def _ship(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / f"{name}.json").write_text("{}")
+
+
+def test_default_model_per_scale_prefers_the_full_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rescaling_api, "WEIGHTS_DIR", tmp_path)
+    _ship(tmp_path, DEFAULT_MODEL, "irn-x4", "irn-x4-small")
+    assert DEFAULT_MODEL == "irn-x2-small"
+    assert default_rescaling_model() == default_rescaling_model(2) == DEFAULT_MODEL
+    assert default_rescaling_model(4) == "irn-x4"
+    _ship(tmp_path, "irn-x2")
+    assert default_rescaling_model(2) == "irn-x2"
+    with pytest.raises(ModelError, match="irn-x3 and irn-x3-small"):
+        default_rescaling_model(3)
+
+
+def test_missing_default_model_is_a_model_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rescaling_api, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelError, match="×2 rescaling model"):
+        downscale(np.zeros((4, 4, 3), np.float32))
+
+
+def test_cli_defaults_follow_the_api() -> None:
+    from invimg.interfaces import cli_train
+
+    option = inspect.signature(cli_train.eval_rescaling).parameters["model"].default
+    assert option.default == DEFAULT_MODEL
 
 
 def test_lazy_top_level_exports() -> None:

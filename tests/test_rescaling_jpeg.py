@@ -12,8 +12,8 @@ from invimg.distortions import DiffJPEG, jpeg_real, quality_tables
 from invimg.errors import ConfigError
 from invimg.rescaling import IRN, IRNJPEG, quantize_st
 from invimg.rescaling.api import downscale, upscale
+from invimg.rescaling.irn import receptive_radius
 from invimg.rescaling.task import rescaling_task
-from invimg.rescaling.tiling import receptive_radius
 from invimg.training import load_config
 from invimg.zoo import save_pretrained
 

@@ -3,14 +3,15 @@
 >>> stego = invimg.hide(cover, secret)              # uint8 H×W×3, what a PNG holds
 >>> [secret_back] = invimg.reveal(stego)
 
-Inputs may be PIL images, NumPy arrays (``uint8``, ``uint16`` or float in
-[0, 1]; H×W×3 or H×W grey) or tensors (3×H×W or 1×3×H×W, float in [0, 1]
-or ``uint8``). Outputs are ``uint8`` H×W×3 arrays: the stego is exactly what
-a PNG will store, so what ``reveal`` sees after saving is what ``hide``
-returned.
+Inputs may be paths, PIL images, NumPy arrays or tensors, as
+:func:`invimg.io.as_image_tensor` takes them (``uint8``, ``uint16`` or float
+in [0, 1]; colour or grey). Outputs are ``uint8`` H×W×3 arrays: the stego is
+exactly what a PNG will store, so what ``reveal`` sees after saving is what
+``hide`` returned.
 
-* Any size: images are padded to the network's multiple and cropped back;
-  large images are processed in tiles (see :mod:`invimg.hiding.tiling`).
+* Any size: images are padded to the network's multiple (reflecting) and
+  cropped back; large images are processed in tiles (see :mod:`invimg.tiling`
+  for both, and what an odd side costs).
 * A secret whose size differs from the cover's is resized to it (bicubic)
   with a ``UserWarning``; ``strict=True`` refuses it instead.
 * ``z``: what stands in for the information lost in hiding. ``"zeros"`` is
@@ -27,7 +28,6 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,13 +36,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputImageError, InvimgError
-from ..io import quantize_8bit, read_image, to_numpy
+from ..io import as_image_tensor, quantize_8bit, to_numpy
+from ..tiling import pad_to_multiple, run_tiled
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
-from .tiling import pad_to_multiple, run_tiled
 
-#: Default model name (a shipped model card).
-DEFAULT_MODEL = "hinet"
-#: Context (pixels) computed around each tile and thrown away.
+#: Default model: the one shipped first, a CPU-trained 8-block HiNet (the full
+#: ``hinet`` comes later). The CLI and the demo use it too.
+DEFAULT_MODEL = "hinet-small"
+#: Context (pixels) computed around each tile and thrown away. With it, a 384²
+#: image in 128² tiles gave the very same 8-bit stego and revealed secret as one
+#: piece (small trained HiNet). Peak memory of one piece is in
+#: ``benchmarks/speed_hiding.py`` (HiNet: 0.56 GB at 1024², 2.0 GB at 2048²,
+#: 0.78 GB at 2048² in 1024² tiles).
 TILE_MARGIN = 32
 
 ModelLike = str | os.PathLike[str] | HidingModel
@@ -81,7 +86,7 @@ def hide(
         return [net.hide(pieces[0], pieces[1:]).stego]
 
     with torch.no_grad():
-        images = [pad_to_multiple(t.to(device), net.size_multiple) for t in [cover_t, *secret_ts]]
+        images = [_padded(t.to(device), net) for t in [cover_t, *secret_ts]]
         (stego,) = run_tiled(hide_piece, images, _tile(net, tile), TILE_MARGIN, net.size_multiple)
     return quantize_8bit(to_numpy(stego[..., : size[0], : size[1]]))
 
@@ -114,7 +119,7 @@ def reveal(
         return net.reveal(pieces[0], z, generator).secrets
 
     with torch.no_grad():
-        padded = pad_to_multiple(stego_t.to(_device_of(net)), net.size_multiple)
+        padded = _padded(stego_t.to(_device_of(net)), net)
         secrets = run_tiled(
             reveal_piece, [padded], _tile(net, tile), TILE_MARGIN, net.size_multiple
         )
@@ -149,59 +154,6 @@ def check_secret_count(count: int, net: HidingModel) -> None:
         )
 
 
-def as_image_tensor(image: Any, name: str) -> Tensor:
-    """Any supported image object as a float32 ``1×3×H×W`` CPU tensor in [0, 1]."""
-    if isinstance(image, str | os.PathLike):
-        return torch.from_numpy(np.array(read_image(Path(image)).pixels)).permute(2, 0, 1)[None]
-    if isinstance(image, Tensor):
-        t = _tensor_image(image, name)
-    else:
-        t = torch.from_numpy(_array_image(image, name))
-        t = t.permute(2, 0, 1)[None]
-    if not bool(torch.isfinite(t).all()):
-        raise InputImageError(f"{name}: contains NaN or infinite values")
-    if float(t.min()) < -1e-3 or float(t.max()) > 1 + 1e-3:
-        raise InputImageError(
-            f"{name}: float pixel values must be in [0, 1], "
-            f"got [{float(t.min()):.3g}, {float(t.max()):.3g}]"
-        )
-    return t.clamp(0, 1).contiguous()
-
-
-def _array_image(image: Any, name: str) -> np.ndarray:
-    """H×W×3 float32 from a PIL image or a NumPy array."""
-    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
-        image = np.asarray(image.convert("RGB"))
-    if not isinstance(image, np.ndarray):
-        raise InputImageError(
-            f"{name}: expected a PIL image, a NumPy array, a tensor or a "
-            f"path, got {type(image).__name__}"
-        )
-    arr = image[..., None].repeat(3, axis=-1) if image.ndim == 2 else image
-    if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
-        raise InputImageError(f"{name}: expected H×W×3 (or H×W grey) pixels, got {image.shape}")
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / np.float32(255)
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / np.float32(65535)
-    if np.issubdtype(arr.dtype, np.floating):
-        return arr.astype(np.float32)
-    raise InputImageError(f"{name}: unsupported pixel type {arr.dtype} (use uint8 or float)")
-
-
-def _tensor_image(t: Tensor, name: str) -> Tensor:
-    if t.dim() == 3:
-        t = t[None]
-    if t.dim() != 4 or t.shape[0] != 1 or t.shape[1] != 3:
-        raise InputImageError(f"{name}: expected a 3×H×W or 1×3×H×W tensor, got {tuple(t.shape)}")
-    t = t.detach().cpu()
-    if t.dtype == torch.uint8:
-        return t.float() / 255
-    if not t.is_floating_point():
-        raise InputImageError(f"{name}: unsupported tensor dtype {t.dtype}")
-    return t.float()
-
-
 def fit_secret(secret: Tensor, size: tuple[int, int], strict: bool, index: int) -> Tensor:
     """Resize a secret to the cover's size (warning), or refuse it when ``strict``."""
     if tuple(secret.shape[-2:]) == size:
@@ -221,6 +173,11 @@ def fit_secret(secret: Tensor, size: tuple[int, int], strict: bool, index: int) 
     )
     resized = F.interpolate(secret, size=size, mode="bicubic", align_corners=False, antialias=True)
     return resized.clamp(0, 1)
+
+
+def _padded(image: Tensor, net: HidingModel) -> Tensor:
+    """Pad to the network's multiple, reflecting: the padded rows continue the texture."""
+    return pad_to_multiple(image, net.size_multiple, mode="reflect")
 
 
 def _device_of(net: HidingModel) -> torch.device:

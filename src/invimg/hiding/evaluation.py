@@ -70,13 +70,15 @@ def evaluate_hiding(
             lsb = lsb_hide(cover, secrets)
             row["lsb4"] = _scores(cover, lsb, secrets, {"-": lsb_reveal(lsb, len(secrets))})
             per_image.append(row)
-    return {
+    result: dict[str, Any] = {
         "model": _model_name(net, model_name_or_path),
         "protocol": _protocol(size, zs),
         "images": len(per_image),
         "summary": _summary(per_image),
         "per_image": per_image,
     }
+    result["markdown"] = markdown_table(result)
+    return result
 
 
 def _model_name(net: HidingModel, given: ModelLike) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 import typer
 
 from ..errors import OutputExistsError
+from ..hiding.api import DEFAULT_MODEL
 from ..io import quantize_8bit, read_image, write_png
 from ..metrics import quality_report
 from ..zoo import shipped_models
@@ -99,7 +100,7 @@ def _rescaling_demo(model: str) -> None:
 @user_errors
 def demo_command(
     out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for the pictures."),
-    model: str = typer.Option("hinet", "--model", help="Hiding model (name or card path)."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Hiding model (name or card path)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an earlier demo's files."),
 ) -> None:
     """Hide a bundled photo in another, reveal it, and print what was measured."""

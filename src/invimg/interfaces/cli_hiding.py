@@ -20,12 +20,13 @@ import numpy as np
 import typer
 
 from ..errors import InputImageError, InvimgError, ModelError
+from ..hiding.api import DEFAULT_MODEL
 from ..io import check_output_path, read_image, read_metadata, write_image
 from .cli import app
 from .common import user_errors
 
 KEY_TASK, KEY_MODEL, KEY_SECRETS = "invimg:task", "invimg:model", "invimg:secrets"
-MODEL_HELP = "Shipped model name or path to a model card (.json). Default: hinet."
+MODEL_HELP = f"Shipped model name or path to a model card (.json). Default: {DEFAULT_MODEL}."
 FORCE_HELP = "Overwrite existing output file(s)."
 LOSSY = (".jpg", ".jpeg")
 
@@ -56,7 +57,7 @@ def hide_command(
     cover: Path = typer.Argument(..., help="Cover image: what the stego will look like."),
     secrets: list[Path] = typer.Argument(..., help="Secret image(s) to hide (1 for HiNet)."),
     output: Path = typer.Option(..., "-o", "--output", help="Stego image to write (.png)."),
-    model: str = typer.Option("hinet", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
     strict: bool = typer.Option(False, "--strict", help="Refuse secrets of another size."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
@@ -124,7 +125,7 @@ def _recorded_model(stego: Path) -> str:
         raise InputImageError(f"{stego} was written by `invimg` for {task!r}, not hiding")
     recorded = meta.get(KEY_MODEL)
     if recorded is None:
-        return "hinet"
+        return DEFAULT_MODEL
     if recorded.endswith(".json") and not os.path.exists(recorded):
         raise ModelError(f"{stego} was made with {recorded}, which no longer exists; pass --model")
     return recorded

@@ -17,6 +17,7 @@ import typer
 
 from ..errors import InputImageError, ModelError
 from ..io import check_output_path, read_image, read_metadata, write_image
+from ..rescaling.api import DEFAULT_SCALE, default_rescaling_model
 from .cli import app
 from .common import user_errors
 
@@ -28,6 +29,7 @@ KEY_TASK, KEY_MODEL, KEY_SCALE, KEY_SIZE = (
 )
 FORCE_HELP = "Overwrite OUTPUT if it exists."
 MODEL_HELP = "Shipped model name or path to a model card (.json)."
+SCALE_HELP = f"Scale factor (default: the model's; without --model, {DEFAULT_SCALE})."
 Z_HELP = "Latent for the lost details: 'zeros' (default, best measured) or 'gaussian'."
 
 
@@ -57,7 +59,7 @@ def _load(spec: str, kind: str) -> Any:
 def downscale_command(
     image: Path = typer.Argument(..., help="Image to downscale."),
     output: Path = typer.Option(..., "-o", "--output", help="LR image to write (.png)."),
-    scale: int | None = typer.Option(None, "-x", "--scale", help="Scale factor (default 4)."),
+    scale: int | None = typer.Option(None, "-x", "--scale", help=SCALE_HELP),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
@@ -65,7 +67,7 @@ def downscale_command(
     from ..rescaling.api import downscale
 
     check_output_path(output, force=force, inputs=[image])
-    spec = model or f"irn-x{scale or 4}"
+    spec = model or default_rescaling_model(scale)
     pixels = _read(image)
     net = _load(spec, "rescaling")
     if scale is not None and net.scale != scale:
@@ -112,7 +114,7 @@ def upscale_command(
         )
     recorded = _int(meta.get(KEY_SCALE))
     spec = model or (meta.get(KEY_MODEL) if scale in (None, recorded) else None)
-    spec = spec or f"irn-x{scale or recorded or 4}"
+    spec = spec or default_rescaling_model(scale or recorded)
     net = _load(spec, "rescaling")
     if scale is not None and net.scale != scale:
         raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")

@@ -16,6 +16,8 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
+from ..hiding.api import DEFAULT_MODEL as DEFAULT_HIDING_MODEL
+from ..rescaling.api import DEFAULT_MODEL as DEFAULT_RESCALING_MODEL
 from .cli import app
 from .common import user_errors
 
@@ -94,19 +96,27 @@ def _evaluate(
 @user_errors
 def eval_hiding(
     folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder of images."),
-    model: str = typer.Option("hinet", "--model", help="Shipped model name or card path."),
+    model: str = typer.Option(
+        DEFAULT_HIDING_MODEL, "--model", help="Shipped model name or card path."
+    ),
     size: str = typer.Option("256", "--size", help="'256' (centre crops) or 'full'."),
+    z: str = typer.Option("zeros", "--z", help="Stand-in for r: zeros, gaussian or both."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the numbers here."),
 ) -> None:
     """Stego and revealed-secret quality after an 8-bit PNG round trip, with the LSB baseline."""
-    _evaluate("hiding", model, folder, json_out, size=size)
+    zs = ("zeros", "gaussian") if z == "both" else (z,)
+    if not set(zs) <= {"zeros", "gaussian"}:
+        raise ConfigError(f"--z must be zeros, gaussian or both, got {z!r}")
+    _evaluate("hiding", model, folder, json_out, size=size, zs=zs)
 
 
 @eval_app.command("rescaling")
 @user_errors
 def eval_rescaling(
     folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder of images."),
-    model: str = typer.Option("irn-x2", "--model", help="Shipped model name or card path."),
+    model: str = typer.Option(
+        DEFAULT_RESCALING_MODEL, "--model", help="Shipped model name or card path."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the numbers here."),
 ) -> None:
     """Restored-HR and LR quality (Y, border crop = scale) beside bicubic and Lanczos."""

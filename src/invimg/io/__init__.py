@@ -2,12 +2,15 @@
 
 Reading (:func:`read_image`) states every conversion it makes and refuses
 what it cannot read faithfully; writing (:func:`write_image`) is atomic and
-never overwrites an input or an existing file without ``force``. The
-conversion and writing rules are documented in :mod:`invimg.io.images` and
-:mod:`invimg.io.writing`.
+never overwrites an input or an existing file without ``force``;
+:func:`as_image_tensor` turns whatever a user passes to a task function (a
+path, a PIL image, an array, a tensor) into the tensor models take. The rules
+are documented in :mod:`invimg.io.images`, :mod:`invimg.io.writing` and
+:mod:`invimg.io.convert`.
 """
 
 from invimg.io.arrays import quantize_8bit, to_numpy, to_tensor
+from invimg.io.convert import as_image_tensor, luma
 from invimg.io.images import (
     DEFAULT_MAX_PIXELS,
     SUPPORTED_INPUT_FORMATS,
@@ -28,7 +31,9 @@ __all__ = [
     "OUTPUT_FORMATS",
     "SUPPORTED_INPUT_FORMATS",
     "LoadedImage",
+    "as_image_tensor",
     "check_output_path",
+    "luma",
     "quantize_8bit",
     "read_image",
     "read_metadata",

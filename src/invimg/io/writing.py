@@ -163,11 +163,15 @@ def _parse_jpeg_comment(comment: bytes, file: Path) -> dict[str, str]:
 def _check_directory(directory: Path, shown: str) -> None:
     """The parent must already exist and accept new files."""
     if not directory.exists():
-        raise OutputPathError(f"cannot write {shown}: directory {show_path(directory)} does not exist")
+        raise OutputPathError(
+            f"cannot write {shown}: directory {show_path(directory)} does not exist"
+        )
     if not directory.is_dir():
         raise OutputPathError(f"cannot write {shown}: {show_path(directory)} is not a directory")
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputPathError(f"cannot write {shown}: directory {show_path(directory)} is not writable")
+        raise OutputPathError(
+            f"cannot write {shown}: directory {show_path(directory)} is not writable"
+        )
 
 
 def _check_not_an_input(target: Path, inputs: Sequence[PathLike], shown: str) -> None:

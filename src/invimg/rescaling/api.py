@@ -1,50 +1,66 @@
 """Task API: ``downscale`` / ``upscale`` and ``decolorize`` / ``colorize`` for any image.
 
->>> small = invimg.downscale(photo, scale=4)            # uint8 ⌈H/4⌉×⌈W/4⌉×3
->>> big = invimg.upscale(small, scale=4, size=photo.shape[:2])
+>>> small = invimg.downscale(photo, scale=2)            # uint8 ⌈H/2⌉×⌈W/2⌉×3
+>>> big = invimg.upscale(small, scale=2, size=photo.shape[:2])
 >>> grey = invimg.decolorize(photo)                     # uint8 H×W
 >>> colour = invimg.colorize(grey)
 
-Inputs may be a file path, a PIL image, a NumPy array (``H×W×3`` or ``H×W``; ``uint8``,
-``uint16`` or float in [0, 1]) or a tensor (``3×H×W`` / ``1×3×H×W`` /
-``H×W``; ``uint8`` or float in [0, 1]). Outputs are ``uint8`` NumPy arrays:
-exactly what an 8-bit PNG of the result holds.
+Inputs may be a file path, a PIL image, a NumPy array or a tensor, as
+:func:`invimg.io.as_image_tensor` takes them (``uint8``, ``uint16`` or float in
+[0, 1]; colour or grey). Outputs are ``uint8`` NumPy arrays: exactly what an
+8-bit PNG of the result holds.
 
 Any size works. IRN needs sides divisible by its scale ``s``, so
 :func:`downscale` pads the bottom and right edges by repeating the last
 row/column (at most ``s − 1`` pixels); the LR image is then
 ``⌈H/s⌉ × ⌈W/s⌉``. :func:`upscale` returns ``s ×`` the LR size unless
 ``size=(H, W)`` asks to crop back to the original (the CLI records it in the
-PNG metadata). Large images are processed in tiles (see
-:mod:`invimg.rescaling.tiling`), so memory stays bounded.
+PNG metadata).
 
-``model`` is a loaded model, a shipped model name (default ``irn-x{scale}``
-and ``irn-color``) or a path to a model card.
+Large images are processed in tiles (:func:`invimg.tiling.run_tiled`) laid
+out on the **LR grid** (HR pixels are ``s × s`` blocks of it), so ``tile``
+and ``margin`` are in LR pixels whichever way the image goes. A 2048×1536
+photo through IRN ×4 in one piece needs about 1 GB of activations (the dense
+blocks hold 137 feature maps at a quarter of the pixel count); tiles keep that
+bounded whatever the photo size. The margin needed for an exact result is
+:func:`invimg.rescaling.irn.receptive_radius`; trained models need far less
+(:data:`DEFAULT_MARGIN`). A Gaussian ``z`` is drawn once for the whole image
+and sliced, so Gaussian upscaling does not depend on the tiling either.
+
+``model`` is a loaded model, a shipped model name or a path to a model card;
+by default the shipped model for the scale (:func:`default_rescaling_model`)
+and ``irn-color``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import warnings
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..io import quantize_8bit, read_image
-from .color import IRNColor, luma
+from ..errors import ModelError
+from ..io import as_image_tensor, quantize_8bit
+from ..tiling import pad_to_multiple, run_tiled
+from ..zoo.registry import WEIGHTS_DIR
+from .color import IRNColor
 from .compression import IRNJPEG
 from .irn import IRN
-from .tiling import DEFAULT_MARGIN, DEFAULT_TILE, gaussian_latent, run_tiled
 
 ZMode = Literal["zeros", "gaussian"]
 #: Models that rescale (IRN, or IRN with a compression recovery module).
 Rescaler = IRN | IRNJPEG
 ModelLike = nn.Module | str | os.PathLike[str] | None
+
+#: The rescaling model shipped first: a CPU-trained ×2 IRN (the full ``irn-x2`` comes later).
+DEFAULT_MODEL = "irn-x2-small"
+#: The scale when neither ``scale`` nor ``model`` is given: that of :data:`DEFAULT_MODEL`.
+DEFAULT_SCALE = 2
 
 #: z = 0 is the default: it is deterministic and, measured with
 #: :func:`invimg.rescaling.evaluation.evaluate_rescaling` on the held-out photos,
@@ -53,63 +69,17 @@ ModelLike = nn.Module | str | os.PathLike[str] | None
 #: mode of p(z) is the best single guess under a squared-error measure).
 DEFAULT_Z: ZMode = "zeros"
 
-
-# -- inputs --------------------------------------------------------------------
-
-
-def as_image_tensor(image: Any, *, grey: bool = False) -> Tensor:
-    """Any supported image as a ``1×C×H×W`` float32 tensor in [0, 1] (C = 3, or 1 if ``grey``)."""
-    t = _raw_tensor(image)
-    if t.dim() == 2:
-        t = t[None]
-    elif t.dim() == 4 and t.shape[0] == 1:
-        t = t[0]
-    if t.dim() != 3 or t.shape[0] not in (1, 3):
-        raise ValueError(f"expected an H×W, H×W×3 or 3×H×W image, got shape {tuple(t.shape)}")
-    t = t[None].float()
-    if grey:
-        return _single_grey(t)
-    return t.expand(1, 3, *t.shape[-2:]).contiguous() if t.shape[1] == 1 else t
-
-
-def _raw_tensor(image: Any) -> Tensor:
-    """Channel-first tensor scaled to [0, 1] from a path, PIL, NumPy or torch input."""
-    if isinstance(image, str | os.PathLike):
-        image = read_image(image).pixels
-    if hasattr(image, "mode") and hasattr(image, "convert"):  # PIL image
-        image = np.asarray(image.convert("L" if image.mode in ("L", "I;16") else "RGB"))
-    if isinstance(image, np.ndarray):
-        array = image
-        if array.ndim == 3 and array.shape[2] in (1, 3):
-            array = array.transpose(2, 0, 1)
-        elif array.ndim == 3:
-            raise ValueError(f"expected 1 or 3 channels (H×W×3), got shape {image.shape}")
-        if array.dtype == np.uint16:
-            array = array.astype(np.float32) / 65535
-        return _scaled(torch.from_numpy(np.ascontiguousarray(array)))
-    if isinstance(image, Tensor):
-        return _scaled(image.detach().cpu())
-    raise TypeError(f"expected a PIL image, NumPy array or tensor, got {type(image).__name__}")
-
-
-def _scaled(t: Tensor) -> Tensor:
-    if t.dtype == torch.uint8:
-        return t.float() / 255
-    if not t.is_floating_point():
-        raise TypeError(f"expected uint8, uint16 or float pixels, got {t.dtype}")
-    t = t.float()
-    if t.numel() and (not torch.isfinite(t).all() or t.min() < -1e-3 or t.max() > 1 + 1e-3):
-        raise ValueError("float pixels must be finite and in [0, 1]")
-    return t.clamp(0, 1)
-
-
-def _single_grey(t: Tensor) -> Tensor:
-    if t.shape[1] == 1:
-        return t
-    if torch.equal(t[:, 0], t[:, 1]) and torch.equal(t[:, 1], t[:, 2]):
-        return t[:, :1]
-    warnings.warn("colorize: the input has colour; using its luma", UserWarning, stacklevel=3)
-    return luma(t)
+#: LR pixels per tile side (core). 128 LR px = 512 HR px at ×4: IRN ×4 then peaks at
+#: about 250 MB whatever the photo size (measured at 1024×768: 250 MB tiled, 450–500 MB
+#: in one piece; one piece at 2048×1536 would need about 2 GB).
+DEFAULT_TILE = 128
+#: LR pixels of context per side (128 HR px at ×4). Measured on a briefly trained ×2
+#: model whose receptive radius is 20 LR px: margin 0 changes 27 % of the LR pixels
+#: (by up to 3 levels), margin 4 changes 1.7 %, margin 8 only 0.002 % (by 1 level, a
+#: rounding tie), so the effective receptive field is far below the theoretical one;
+#: 32 leaves a 4× safety factor. ``benchmarks/speed_rescaling.py --deviation N``
+#: measures it for any model.
+DEFAULT_MARGIN = 32
 
 
 # -- models ----------------------------------------------------------------------
@@ -140,8 +110,28 @@ def resolve_model(
     return _load_cached(name, str(device or "cpu"), 0)
 
 
+def default_rescaling_model(scale: int | None = None) -> str:
+    """The shipped model for ×``scale`` (default :data:`DEFAULT_SCALE`).
+
+    The first of ``irn-x{s}``, ``irn-x{s}-small`` that is shipped: the small
+    CPU-trained models ship first, and a full model shipped later takes over
+    without a code change.
+    """
+    s = scale or DEFAULT_SCALE
+    candidates = (f"irn-x{s}", f"irn-x{s}-small")
+    for name in candidates:
+        if (WEIGHTS_DIR / f"{name}.json").is_file():
+            return name
+    raise ModelError(
+        f"no ×{s} rescaling model is shipped (looked for {' and '.join(candidates)}); "
+        "pass a model card path with --model / model="
+    )
+
+
 def _irn(model: ModelLike, scale: int | None, device: str | torch.device | None) -> Rescaler:
-    net = resolve_model(model, f"irn-x{scale or 4}", device)
+    if model is None:
+        model = default_rescaling_model(scale)
+    net = resolve_model(model, DEFAULT_MODEL, device)
     if not isinstance(net, IRN | IRNJPEG):
         raise ValueError(f"expected an IRN rescaling model, got {type(net).__name__}")
     if scale is not None and net.scale != scale:
@@ -156,15 +146,6 @@ def _device(model: nn.Module) -> torch.device:
 # -- rescaling ---------------------------------------------------------------------
 
 
-def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
-    """Repeat the last row/column until both sides are multiples of ``multiple``."""
-    h, w = x.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
-    if not pad_h and not pad_w:
-        return x
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-
-
 @torch.no_grad()
 def downscale_tensor(
     model: Rescaler | IRNColor,
@@ -175,15 +156,14 @@ def downscale_tensor(
 ) -> Tensor:
     """Padded, tiled forward pass; returns the quantised LR (or grey) tensor in [0, 1]."""
     s = model.scale
-    x = pad_to_multiple(hr.to(_device(model)), s)
-    lr = run_tiled(
-        lambda t: model(t)[:, : model.lr_channels],
-        x,
-        in_scale=s,
-        out_scale=1,
-        out_channels=model.lr_channels,
-        tile=tile,
-        margin=margin,
+    x = pad_to_multiple(hr.to(_device(model)), s, mode="replicate")
+    (lr,) = run_tiled(
+        lambda t: [model(t[0])[:, : model.lr_channels]],
+        [x],
+        tile * s,  # LR pixels → HR pixels
+        margin * s,
+        s,
+        Fraction(1, s),
     )
     return torch.round(lr.clamp(0, 1) * 255) / 255
 
@@ -208,16 +188,14 @@ def upscale_tensor(
     else:
         latent = lr.new_zeros(n, model.z_channels, h, w)
     joint = torch.cat((lr, latent), 1)
-    out = run_tiled(
-        lambda t: model(t, rev=True),
-        joint,
-        in_scale=1,
-        out_scale=model.scale,
-        out_channels=3,
-        tile=tile,
-        margin=margin,
-    )
+    (out,) = run_tiled(lambda t: [model(t[0], rev=True)], [joint], tile, margin, 1, model.scale)
     return out.clamp(0, 1)
+
+
+def gaussian_latent(shape: tuple[int, ...], seed: int, device: torch.device) -> Tensor:
+    """A reproducible N(0, I) sample drawn on the CPU (identical on every device)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=gen).to(device)
 
 
 def _to_uint8(t: Tensor) -> np.ndarray:
@@ -233,9 +211,13 @@ def downscale(
     margin: int = DEFAULT_MARGIN,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Downscale an image ×``scale`` (default 4) with IRN; ``uint8`` ``⌈H/s⌉×⌈W/s⌉×3``."""
+    """Downscale an image ×``scale`` (default: the model's, else 2) with IRN.
+
+    Returns ``uint8`` ``⌈H/s⌉×⌈W/s⌉×3``.
+    """
     net = _irn(model, scale, device)
-    return _to_uint8(downscale_tensor(net, as_image_tensor(image), tile=tile, margin=margin))
+    hr = as_image_tensor(image, "image")
+    return _to_uint8(downscale_tensor(net, hr, tile=tile, margin=margin))
 
 
 def upscale(
@@ -252,7 +234,7 @@ def upscale(
 ) -> np.ndarray:
     """Restore an IRN-downscaled image; ``uint8`` ``s·h × s·w × 3`` (or ``size`` = (H, W))."""
     net = _irn(model, scale, device)
-    hr = upscale_tensor(net, as_image_tensor(lr), z=z, seed=seed, tile=tile, margin=margin)
+    hr = upscale_tensor(net, as_image_tensor(lr, "lr"), z=z, seed=seed, tile=tile, margin=margin)
     return _to_uint8(_crop_to(hr, size))
 
 
@@ -285,7 +267,7 @@ def decolorize(
 ) -> np.ndarray:
     """A grey ``uint8`` ``H×W`` image that carries the colours (IRN-Color)."""
     net = _color_model(model, device)
-    grey = downscale_tensor(net, as_image_tensor(image), tile=tile, margin=margin)
+    grey = downscale_tensor(net, as_image_tensor(image, "image"), tile=tile, margin=margin)
     return quantize_8bit(grey[0, 0].cpu().numpy())
 
 
@@ -302,6 +284,6 @@ def colorize(
     """Restore the colours of a :func:`decolorize` output; ``uint8`` ``H×W×3``."""
     net = _color_model(model, device)
     rgb = upscale_tensor(
-        net, as_image_tensor(grey, grey=True), z=z, seed=seed, tile=tile, margin=margin
+        net, as_image_tensor(grey, "grey", grey=True), z=z, seed=seed, tile=tile, margin=margin
     )
     return _to_uint8(rgb)

@@ -28,15 +28,12 @@ from ..inn import (
     irn_coupling,
 )
 from ..inn.base import LogDet
+from ..io.convert import LUMA_WEIGHTS, luma
 from ..zoo import register_architecture
 
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
-
-
-def luma(rgb: Tensor) -> Tensor:
-    """Full-range BT.601 luma ``(N, 3, H, W) -> (N, 1, H, W)``: the grey image's target."""
-    w = rgb.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
-    return (rgb * w).sum(1, keepdim=True)
+# The luma lives in invimg.io.convert, which also greys colour inputs to ``colorize``
+# with it; it is re-exported here because it is IRN-Color's training target.
+__all__ = ["LUMA_WEIGHTS", "IRNColor", "luma"]
 
 
 @register_architecture("irn-color")

@@ -1,0 +1,93 @@
+"""Ship a trained run: export fp16 weights + card, measure on held-out photos, record it.
+
+    python benchmarks/ship_model.py runs/hinet-small-cpu hinet-small --hardware "2-core CPU"
+
+1. ``invimg export`` of the run's last checkpoint into ``src/invimg/zoo/weights``;
+2. ``evaluate_hiding`` / ``evaluate_rescaling`` on ``data/holdout256`` (the
+   8 held-out photos of ``benchmarks/holdout.txt``, never trained on);
+3. the card gets ``metrics`` (headline values + protocol) and ``training``
+   (data, steps, command, hardware); the full report goes to
+   ``benchmarks/results/NAME.json``.
+
+The weights' sha256 does not change in step 3: only the card is rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from invimg.training.export import export_run
+from invimg.zoo.registry import WEIGHTS_DIR
+
+HERE = Path(__file__).resolve().parent
+DATA_NOTE = (
+    "22 photos/artworks of ../shared/data (free licences, see SOURCES.tsv), long side "
+    "resized to 1024 px (benchmarks/prepare_data.py); the 8 of benchmarks/holdout.txt held out"
+)
+
+
+def headline(task: str, report: dict[str, Any]) -> dict[str, float]:
+    """The few numbers `invimg models` shows."""
+    if task == "hiding":
+        model = report["summary"]["model"]
+        values = {"stego_psnr_rgb": model["stego"]["psnr_rgb"]}
+        for part, scores in model.items():
+            if part.startswith("secret"):
+                values[f"{part.split('[')[0]}_psnr_rgb"] = scores["psnr_rgb"]
+        return values
+    rows = report["rows"]
+    values = {f"{k}_psnr_y": v["psnr_y"] for k, v in rows.items() if "psnr_y" in v}
+    values.update({k: v for k, v in rows.get("irn_z0", {}).items() if k == "lr_psnr_y"})
+    return values
+
+
+def evaluate(task: str, card_path: Path, folder: Path) -> dict[str, Any]:
+    if task == "hiding":
+        from invimg.hiding.evaluation import evaluate_hiding
+
+        return evaluate_hiding(card_path, folder, size="256", zs=("zeros", "gaussian"))
+    from invimg.rescaling.evaluation import evaluate_rescaling
+
+    return evaluate_rescaling(card_path, folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--hardware", default="2-core AMD EPYC CPU, 1 thread")
+    parser.add_argument("--holdout", type=Path, default=HERE.parent / "data" / "holdout256")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    args = parser.parse_args()
+    recipe = json.dumps(str(args.run / "config.yaml"))
+    card = export_run(
+        args.run,
+        args.name,
+        args.out,
+        {
+            "training": {
+                "data": DATA_NOTE,
+                "hardware": args.hardware,
+                "command": f"invimg train <task> --config {recipe}  (resumes from its out_dir)",
+            },
+        },
+    )
+    report = evaluate(card.task, card.path, args.holdout)
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"{args.name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    data = json.loads(card.path.read_text())
+    data["metrics"] = {
+        "protocol": report["protocol"],
+        "data": f"{report.get('images')} held-out images of {args.holdout.name}",
+        "values": headline(card.task, report),
+    }
+    card.path.write_text(json.dumps(data, indent=2) + "\n")
+    print(report["markdown"])
+
+
+if __name__ == "__main__":
+    main()
