@@ -16,16 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# Tools are run as `python -m …`: with --system-site-packages a tool that is
+# already installed system-wide is not copied into $(BIN).
 demo: $(STAMP)
-	$(BIN)/invimg demo --out demo-output --force
+	$(BIN)/python -m invimg demo --out demo-output --force
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy
+	$(BIN)/python -m ruff check src tests benchmarks
+	$(BIN)/python -m ruff format --check src tests benchmarks
+	$(BIN)/python -m mypy
 
 test: lint
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

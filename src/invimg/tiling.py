@@ -50,6 +50,7 @@ from typing import Literal
 
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm.auto import tqdm
 
 #: What a tiled function does to one piece: the inputs' windows → the outputs' pieces.
 TileFn = Callable[[list[Tensor]], list[Tensor]]
@@ -126,7 +127,9 @@ def run_tiled(
     if tile is None or (h <= tile and w <= tile):
         return fn(list(inputs))
     outputs: list[Tensor] = []
-    for t in plan_tiles(h, w, tile, margin):
+    tiles = list(plan_tiles(h, w, tile, margin))
+    # A progress bar on stderr for big images (hidden when stderr is not a terminal).
+    for t in tqdm(tiles, desc="tiles", unit="tile", leave=False, disable=None):
         pieces = fn([x[(..., *t.ext)] for x in inputs])
         if not outputs:
             size = (_scaled(h, ratio), _scaled(w, ratio))
