@@ -15,6 +15,12 @@ class InvimgError(Exception):
     exit_code: int = 1
 
 
+class UsageError(InvimgError, ValueError):
+    """A bad option or argument value (``--z foo``, ``--size 12x``, a wrong secret count)."""
+
+    exit_code = 2
+
+
 class InputImageError(InvimgError):
     """An input image cannot be read or is not usable (truncated, bomb, bad mode)."""
 
@@ -37,6 +43,10 @@ class ModelError(InvimgError):
     exit_code = 5
 
 
+class WrongModelError(ModelError, ValueError):
+    """A model that loads fine but cannot do what was asked (another task or scale)."""
+
+
 class ConfigError(InvimgError):
     """A training or model configuration is invalid."""
 
@@ -47,3 +57,8 @@ class PayloadError(InvimgError):
     """A payload does not fit, or cannot be authenticated / decoded."""
 
     exit_code = 7
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: an error message must never spill over several."""
+    return " ".join(text.split())

@@ -82,7 +82,9 @@ def _as_nchw(x: ImageLike, name: str, device: torch.device | None) -> Tensor:
     if isinstance(x, np.ndarray):
         if x.ndim not in (3, 4):
             raise ValueError(f"{name}: expected a H×W×3 or N×H×W×3 array, got shape {x.shape}")
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        # A read-only array (what invimg.io.read_image returns) is copied: torch warns
+        # on a tensor over non-writable memory.
+        t = torch.from_numpy(np.array(x, order="C", copy=not x.flags.writeable or None))
         t = t.permute(2, 0, 1).unsqueeze(0) if t.ndim == 3 else t.permute(0, 3, 1, 2)
         if device is not None:
             t = t.to(device)
@@ -395,7 +397,9 @@ def _as_bits(x: BitsLike, name: str) -> Tensor:
     if isinstance(x, bytes | bytearray):
         t = torch.from_numpy(np.unpackbits(np.frombuffer(bytes(x), dtype=np.uint8)))
     elif isinstance(x, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        # A read-only array (what invimg.io.read_image returns) is copied: torch warns
+        # on a tensor over non-writable memory.
+        t = torch.from_numpy(np.array(x, order="C", copy=not x.flags.writeable or None))
     elif isinstance(x, Tensor):
         t = x
     else:

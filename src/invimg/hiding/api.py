@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import InputImageError, InvimgError
+from ..errors import InputImageError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..tiling import pad_to_multiple, run_tiled
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
@@ -53,10 +53,8 @@ TILE_MARGIN = 32
 ModelLike = str | os.PathLike[str] | HidingModel
 
 
-class SecretCountError(InvimgError, ValueError):
+class SecretCountError(UsageError):
     """The number of secret images does not match the model (a usage error)."""
-
-    exit_code = 2
 
 
 def hide(
@@ -110,7 +108,7 @@ def reveal(
     if n is not None:
         check_secret_count(n, net)
     if z not in Z_MODES:
-        raise InvimgError(f"z must be one of {', '.join(Z_MODES)}, got {z!r}")
+        raise UsageError(f"z must be one of {', '.join(Z_MODES)}, got {z!r}")
     stego_t = as_image_tensor(stego, "stego")
     h, w = stego_t.shape[-2:]
     generator = torch.Generator().manual_seed(seed)
@@ -131,7 +129,7 @@ def resolve_model(model: ModelLike) -> HidingModel:
     if isinstance(model, HidingModel):
         return model
     if isinstance(model, torch.nn.Module):
-        raise InvimgError(f"{type(model).__name__} is not a hiding model")
+        raise WrongModelError(f"{type(model).__name__} is not a hiding model")
     return _load_cached(str(model))
 
 
@@ -141,7 +139,7 @@ def _load_cached(name: str) -> HidingModel:
 
     net = load(name)
     if not isinstance(net, HidingModel):
-        raise InvimgError(f"model {name!r} is not a hiding model (task {type(net).__name__})")
+        raise WrongModelError(f"model {name!r} ({type(net).__name__}) is not a hiding model")
     return net
 
 
@@ -188,6 +186,6 @@ def _device_of(net: HidingModel) -> torch.device:
 def _tile(net: HidingModel, tile: int | None) -> int | None:
     if tile is not None:
         if tile <= 0 or tile % net.size_multiple:
-            raise InvimgError(f"tile must be a positive multiple of {net.size_multiple}")
+            raise UsageError(f"tile must be a positive multiple of {net.size_multiple}")
         return tile
     return net.max_piece

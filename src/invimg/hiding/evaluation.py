@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputImageError
+from ..errors import InputImageError, UsageError
 from ..io import read_image, write_image
 from ..metrics import quality_report
 from ..training.data import image_files
@@ -49,6 +49,7 @@ def evaluate_hiding(
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Mean quality of stego and revealed secrets over ``folder``; see the module docstring."""
+    crop_side(size)  # a bad size fails before the model loads
     net = resolve_model(model_name_or_path)
     sets = _image_sets(folder, net.num_secrets, size, limit)
     per_image: list[dict[str, Any]] = []
@@ -144,7 +145,7 @@ def _image_sets(
     files = image_files([folder])
     if len(files) < count + 1:
         raise InputImageError(f"{folder}: need at least {count + 1} images, found {len(files)}")
-    side = None if str(size) == "full" else int(size)
+    side = crop_side(size)
     images = [(f.name, _load(f, side)) for f in files]
     usable = [(n, im) for n, im in images if im is not None]
     if len(usable) < count + 1:
@@ -154,6 +155,19 @@ def _image_sets(
         secrets = [_fit(usable[(i + j) % len(usable)][1], cover.shape) for j in range(1, count + 1)]
         sets.append((name, cover, secrets))
     return sets
+
+
+def crop_side(size: str | int) -> int | None:
+    """The crop side of ``size`` (None for ``"full"``); anything else is a usage error."""
+    if str(size) == "full":
+        return None
+    try:
+        side = int(size)
+    except (TypeError, ValueError):
+        side = 0
+    if side <= 0:
+        raise UsageError(f"size must be 'full' or a positive number of pixels, got {size!r}")
+    return side
 
 
 def _load(path: Path, side: int | None) -> np.ndarray | None:

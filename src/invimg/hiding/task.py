@@ -25,6 +25,7 @@ with flipped copies of itself as secrets.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -33,8 +34,9 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..metrics import psnr
 from ..training import TrainConfig, fp32, register_task
+from ..training.config import build_section
 from ..training.distributed import unwrap
-from ..zoo import build_model
+from ..zoo import ARCHITECTURES, build_model
 from .base import DEFAULT_Z, HidingModel
 from .losses import HidingLossConfig, hiding_loss
 
@@ -47,9 +49,19 @@ class HidingTask:
     def __init__(self, config: TrainConfig) -> None:
         model = dict(config.model)
         self.architecture = str(model.pop("architecture", "hinet"))
-        self.model_fields: dict[str, Any] = model
+        cls: Any = ARCHITECTURES.get(self.architecture)
+        if cls is None or not issubclass(cls, HidingModel):
+            hiding = (k for k, c in ARCHITECTURES.items() if issubclass(c, HidingModel))
+            known = ", ".join(sorted(hiding))
+            raise ConfigError(
+                f"model.architecture must be one of {known}, got {self.architecture!r}"
+            )
+        # type-checked and complete (defaults filled in), so a typo fails before any work
+        self.model_fields: dict[str, Any] = dataclasses.asdict(
+            build_section(cls.Config, model, "model.")
+        )
         self.loss = HidingLossConfig.from_dict(dict(config.loss))
-        self.num_secrets = _count_secrets(self.architecture, model)
+        self.num_secrets = _count_secrets(self.architecture, self.model_fields)
         if config.data.batch_size < self.num_secrets + 1:
             raise ConfigError(
                 f"data.batch_size must be at least {self.num_secrets + 1} "

@@ -4,6 +4,10 @@ The demo does what a user does: hide, save the stego as an 8-bit PNG, read the
 file back, reveal, and compare, beside the classical 4-bit LSB baseline on the
 same pair. If a rescaling model is shipped, it also downscales and restores the
 cover.
+
+The model is loaded before anything is written; ``--out`` is created if missing
+(its parent folder must exist), and an earlier demo's pictures are only
+replaced with ``--force``.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from ..errors import OutputExistsError
+from ..errors import OutputExistsError, OutputPathError
 from ..hiding.api import DEFAULT_MODEL
 from ..io import quantize_8bit, read_image, write_png
+from ..io.images import show_path
 from ..metrics import quality_report
 from ..zoo import shipped_models
 from .cli import app
@@ -37,11 +42,23 @@ def _line(label: str, report: dict[str, float]) -> str:
     )
 
 
-def _prepare(out: Path, force: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse an unusable ``--out`` or an earlier demo's pictures (without ``--force``)."""
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"cannot write the demo into {show_path(out)}: it is not a folder")
+    if not out.exists():
+        parent = out.absolute().parent
+        if not parent.is_dir():
+            raise OutputPathError(
+                f"cannot write the demo into {show_path(out)}: "
+                f"folder {show_path(parent)} does not exist"
+            )
+        return
     clashes = [f for f in FILES if (out / f).exists()]
     if clashes and not force:
-        raise OutputExistsError(f"{out}/{clashes[0]} exists; use --force to overwrite the demo")
+        raise OutputExistsError(
+            f"{show_path(out / clashes[0])} exists; use --force to overwrite the demo"
+        )
 
 
 def _hiding_demo(out: Path, model: str) -> None:
@@ -104,7 +121,14 @@ def demo_command(
     force: bool = typer.Option(False, "--force", help="Overwrite an earlier demo's files."),
 ) -> None:
     """Hide a bundled photo in another, reveal it, and print what was measured."""
-    _prepare(out, force)
+    from ..hiding.api import resolve_model
+
+    _check_out(out, force)  # fails in milliseconds, before the model loads
+    resolve_model(model)  # a bad model fails before any folder or file is made
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create {show_path(out)}: {exc.strerror or exc}") from None
     _hiding_demo(out, model)
     rescalers = [c.name for c in shipped_models() if c.task == "rescaling"]
     if rescalers:

@@ -7,48 +7,47 @@ validated before any model runs. Several secrets (DeepMIH) are written as
 ``secret_1.png`` … inside ``-o DIR`` when ``DIR`` is an existing folder.
 
 A stego must stay lossless: ``-o stego.jpg`` is refused unless the model is
-marked ``robust`` (trained to survive JPEG; none ships yet).
+marked ``robust`` (trained to survive JPEG; none ships yet). ``reveal`` warns
+when the stego carries no ``invimg hide`` metadata (then the model is only a
+guess) and when it is a JPEG.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from ..errors import InputImageError, InvimgError, ModelError
+from ..errors import InputImageError, UsageError
 from ..hiding.api import DEFAULT_MODEL
-from ..io import check_output_path, read_image, read_metadata, write_image
+from ..io import check_output_path, read_metadata, write_image
+from ..io.images import show_path
 from .cli import app
-from .common import user_errors
+from .common import (
+    KEY_MODEL,
+    KEY_TASK,
+    check_choice,
+    model_ref,
+    read_input,
+    recorded_model,
+    user_errors,
+)
 
-KEY_TASK, KEY_MODEL, KEY_SECRETS = "invimg:task", "invimg:model", "invimg:secrets"
+KEY_SECRETS = "invimg:secrets"
 MODEL_HELP = f"Shipped model name or path to a model card (.json). Default: {DEFAULT_MODEL}."
 FORCE_HELP = "Overwrite existing output file(s)."
 LOSSY = (".jpg", ".jpeg")
 
 
-class LossyStegoError(InvimgError):
+class LossyStegoError(UsageError):
     """A lossy output format would destroy the hidden image."""
-
-    exit_code = 2
 
 
 def _read(path: Path) -> np.ndarray:
     """Pixels of ``path``; every conversion the reader made becomes a warning."""
-    image = read_image(path)
-    for note in image.notes:
-        warnings.warn(f"{path}: {note}", UserWarning, stacklevel=2)
-    return np.asarray(image.pixels)
-
-
-def _model_ref(spec: str) -> str:
-    """What to record in the stego: a shipped name as is, a card as an absolute path."""
-    path = Path(spec)
-    return str(path.resolve()) if path.suffix in (".json", ".safetensors") else spec
+    return np.asarray(read_input(path).pixels)
 
 
 @app.command("hide")
@@ -74,7 +73,7 @@ def hide_command(
         )
     check_secret_count(len(secrets), net)
     stego = hide(_read(cover), [_read(s) for s in secrets], model=net, strict=strict)
-    meta = {KEY_TASK: "hiding", KEY_MODEL: _model_ref(model), KEY_SECRETS: str(net.num_secrets)}
+    meta = {KEY_TASK: "hiding", KEY_MODEL: model_ref(model), KEY_SECRETS: str(net.num_secrets)}
     write_image(output, stego, force=force, inputs=inputs, metadata=meta)
     typer.echo(f"wrote {output} ({len(secrets)} secret(s) hidden with {model})")
 
@@ -102,8 +101,7 @@ def reveal_command(
     """Reveal the secret image(s) hidden in STEGO."""
     from ..hiding.api import check_secret_count, resolve_model, reveal
 
-    if z not in ("zeros", "gaussian"):
-        raise InvimgError(f"--z must be 'zeros' or 'gaussian', got {z!r}")
+    check_choice("--z", z, ("zeros", "gaussian"))
     spec = model or _recorded_model(stego)
     net = resolve_model(spec)
     if secrets is not None:
@@ -111,23 +109,38 @@ def reveal_command(
     targets = output_paths(output, net.num_secrets)
     for target in targets:
         check_output_path(target, force=force, inputs=[stego])
-    outs = reveal(_read(stego), model=net, z=z, seed=seed)  # type: ignore[arg-type]
+    image = read_input(stego)
+    if image.format == "JPEG" and not net.robust:
+        warnings.warn(
+            f"{show_path(stego)} is a JPEG: lossy compression damages the hidden image, "
+            "so the secret will come out degraded",
+            UserWarning,
+            stacklevel=1,
+        )
+    outs = reveal(np.asarray(image.pixels), model=net, z=z, seed=seed)  # type: ignore[arg-type]
     for target, pixels in zip(targets, outs):
         write_image(target, pixels, force=force, inputs=[stego])
     typer.echo("wrote " + ", ".join(str(t) for t in targets))
 
 
 def _recorded_model(stego: Path) -> str:
-    """The model recorded by ``hide`` in the stego's metadata, else the default."""
+    """The model recorded by ``hide`` in the stego's metadata, else the default (warned)."""
     meta = read_metadata(stego)
     task = meta.get(KEY_TASK)
     if task is not None and task != "hiding":
-        raise InputImageError(f"{stego} was written by `invimg` for {task!r}, not hiding")
-    recorded = meta.get(KEY_MODEL)
+        raise InputImageError(
+            f"{show_path(stego)} was written by `invimg` for {task!r}, not hiding"
+        )
+    recorded = recorded_model(meta, stego)
     if recorded is None:
+        warnings.warn(
+            f"{show_path(stego)} carries no `invimg hide` metadata (re-saved by another "
+            f"program?); revealing with {DEFAULT_MODEL}: if that is not the model that hid "
+            "it, the result is noise (pass --model)",
+            UserWarning,
+            stacklevel=2,
+        )
         return DEFAULT_MODEL
-    if recorded.endswith(".json") and not os.path.exists(recorded):
-        raise ModelError(f"{stego} was made with {recorded}, which no longer exists; pass --model")
     return recorded
 
 

@@ -2,8 +2,9 @@
 
 ``downscale`` records in the PNG's text metadata which model made the LR image,
 its scale and the original size, so ``upscale small.png -o big.png`` needs no
-options and gives back exactly the original dimensions. The output path is
-validated before any model runs, so a typo costs milliseconds.
+options and gives back exactly the original dimensions (a model given as a card
+path is recorded as an absolute path, so that works from any folder). The
+output path is validated before any model runs, so a typo costs milliseconds.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ from typing import Any
 import numpy as np
 import typer
 
-from ..errors import InputImageError, ModelError
-from ..io import check_output_path, read_image, read_metadata, write_image
+from ..errors import InputImageError, WrongModelError
+from ..io import check_output_path, read_metadata, write_image
 from ..rescaling.api import DEFAULT_SCALE, default_rescaling_model
 from .cli import app
-from .common import user_errors
-
-KEY_TASK, KEY_MODEL, KEY_SCALE, KEY_SIZE = (
-    "invimg:task",
-    "invimg:model",
-    "invimg:scale",
-    "invimg:size",
+from .common import (
+    KEY_MODEL,
+    KEY_TASK,
+    check_choice,
+    model_ref,
+    read_input,
+    recorded_model,
+    user_errors,
 )
+
+KEY_SCALE, KEY_SIZE = "invimg:scale", "invimg:size"
 FORCE_HELP = "Overwrite OUTPUT if it exists."
 MODEL_HELP = "Shipped model name or path to a model card (.json)."
 SCALE_HELP = f"Scale factor (default: the model's; without --model, {DEFAULT_SCALE})."
@@ -35,10 +39,7 @@ Z_HELP = "Latent for the lost details: 'zeros' (default, best measured) or 'gaus
 
 def _read(path: Path) -> np.ndarray:
     """Pixels of ``path``, voicing every conversion the reader made as a warning."""
-    image = read_image(path)
-    for note in image.notes:
-        warnings.warn(f"{path}: {note}", UserWarning, stacklevel=2)
-    return image.pixels
+    return read_input(path).pixels
 
 
 def _load(spec: str, kind: str) -> Any:
@@ -50,7 +51,7 @@ def _load(spec: str, kind: str) -> Any:
     wanted = (IRN, IRNJPEG) if kind == "rescaling" else (IRNColor,)
     if not isinstance(net, wanted):
         names = " or ".join(w.__name__ for w in wanted)
-        raise ModelError(f"model {spec!r} is a {type(net).__name__}, not an {names}")
+        raise WrongModelError(f"model {spec!r} ({type(net).__name__}) is not an {names} model")
     return net
 
 
@@ -59,7 +60,7 @@ def _load(spec: str, kind: str) -> Any:
 def downscale_command(
     image: Path = typer.Argument(..., help="Image to downscale."),
     output: Path = typer.Option(..., "-o", "--output", help="LR image to write (.png)."),
-    scale: int | None = typer.Option(None, "-x", "--scale", help=SCALE_HELP),
+    scale: int | None = typer.Option(None, "-x", "--scale", min=2, help=SCALE_HELP),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
@@ -71,7 +72,7 @@ def downscale_command(
     pixels = _read(image)
     net = _load(spec, "rescaling")
     if scale is not None and net.scale != scale:
-        raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
+        raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     quality = getattr(net, "jpeg_quality", None)
     if output.suffix.lower() != ".png" and quality is None:
         warnings.warn(
@@ -82,7 +83,12 @@ def downscale_command(
         )
     lr = downscale(pixels, model=net)
     h, w = pixels.shape[:2]
-    meta = {KEY_TASK: "rescaling", KEY_MODEL: spec, KEY_SCALE: str(net.scale), KEY_SIZE: f"{w}x{h}"}
+    meta = {
+        KEY_TASK: "rescaling",
+        KEY_MODEL: model_ref(spec),
+        KEY_SCALE: str(net.scale),
+        KEY_SIZE: f"{w}x{h}",
+    }
     write_image(output, lr, force=force, inputs=[image], metadata=meta, jpeg_quality=quality or 95)
     typer.echo(f"wrote {output} ({lr.shape[1]}×{lr.shape[0]}, ×{net.scale} from {w}×{h}, {spec})")
 
@@ -92,7 +98,9 @@ def downscale_command(
 def upscale_command(
     image: Path = typer.Argument(..., help="LR image written by `invimg downscale`."),
     output: Path = typer.Option(..., "-o", "--output", help="Restored image to write."),
-    scale: int | None = typer.Option(None, "-x", "--scale", help="Override the recorded scale."),
+    scale: int | None = typer.Option(
+        None, "-x", "--scale", min=2, help="Override the recorded scale."
+    ),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     z: str = typer.Option("zeros", "--z", help=Z_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the Gaussian latent."),
@@ -102,7 +110,7 @@ def upscale_command(
     from ..rescaling.api import upscale
 
     check_output_path(output, force=force, inputs=[image])
-    _check_z(z)
+    check_choice("--z", z, ("zeros", "gaussian"))
     pixels = _read(image)
     meta = _metadata(image, "rescaling")
     if not meta:
@@ -113,11 +121,11 @@ def upscale_command(
             stacklevel=1,
         )
     recorded = _int(meta.get(KEY_SCALE))
-    spec = model or (meta.get(KEY_MODEL) if scale in (None, recorded) else None)
+    spec = model or (recorded_model(meta, image) if scale in (None, recorded) else None)
     spec = spec or default_rescaling_model(scale or recorded)
     net = _load(spec, "rescaling")
     if scale is not None and net.scale != scale:
-        raise ModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
+        raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     size = _recorded_size(meta, pixels.shape[:2], net.scale)
     hr = upscale(pixels, model=net, z=z, seed=seed, size=size)  # type: ignore[arg-type]
     write_image(output, hr, force=force, inputs=[image])
@@ -138,7 +146,7 @@ def decolorize_command(
     check_output_path(output, force=force, inputs=[image])
     pixels = _read(image)
     grey = decolorize(pixels, model=_load(model, "color"))
-    meta = {KEY_TASK: "decolorization", KEY_MODEL: model}
+    meta = {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
     write_image(
         output, np.repeat(grey[..., None], 3, axis=2), force=force, inputs=[image], metadata=meta
     )
@@ -166,7 +174,7 @@ def colorize_command(
             UserWarning,
             stacklevel=1,
         )
-    spec = model or meta.get(KEY_MODEL) or "irn-color"
+    spec = model or recorded_model(meta, image) or "irn-color"
     rgb = colorize(pixels, model=_load(spec, "color"))
     write_image(output, rgb, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({rgb.shape[1]}×{rgb.shape[0]}, {spec})")
@@ -179,11 +187,6 @@ def _metadata(path: Path, task: str) -> dict[str, str]:
     except InputImageError:
         return {}
     return meta if meta.get(KEY_TASK) == task else {}
-
-
-def _check_z(z: str) -> None:
-    if z not in ("zeros", "gaussian"):
-        raise typer.BadParameter(f"--z must be 'zeros' or 'gaussian', got {z!r}")
 
 
 def _int(text: str | None) -> int | None:

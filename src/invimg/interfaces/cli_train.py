@@ -12,14 +12,17 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputImageError, OutputPathError, UsageError
 from ..hiding.api import DEFAULT_MODEL as DEFAULT_HIDING_MODEL
+from ..io import check_output_file, write_text
+from ..io.images import show_path
 from ..rescaling.api import DEFAULT_MODEL as DEFAULT_RESCALING_MODEL
 from .cli import app
-from .common import user_errors
+from .common import check_choice, user_errors
 
 RECIPES = Path(__file__).resolve().parents[1] / "training" / "recipes"
 EVALUATORS = {
@@ -82,58 +85,95 @@ def train_rescaling(
 
 
 def _evaluate(
-    task: str, model: str, folder: Path, json_out: Path | None, **options: object
+    task: str, model: str, folder: Path, json_out: Path | None, force: bool, **options: object
 ) -> None:
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputImageError(f"image folder {show_path(folder)} {what}")
+    if json_out is not None:  # before minutes of evaluation, not after
+        check_output_file(json_out, force=force)
     module, name = EVALUATORS[task]
     evaluate = getattr(importlib.import_module(module), name)
     report = evaluate(model, folder, **options)
     typer.echo(report["markdown"])
     if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        write_text(json_out, json.dumps(report, indent=2, default=str) + "\n", force=force)
+
+
+FOLDER_HELP = "Folder of images."
+JSON_HELP = "Also write the numbers here (a .json file)."
+EVAL_FORCE_HELP = "Overwrite the --json file if it exists."
 
 
 @eval_app.command("hiding")
 @user_errors
 def eval_hiding(
-    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder of images."),
+    folder: Path = typer.Argument(..., help=FOLDER_HELP),
     model: str = typer.Option(
         DEFAULT_HIDING_MODEL, "--model", help="Shipped model name or card path."
     ),
     size: str = typer.Option("256", "--size", help="'256' (centre crops) or 'full'."),
     z: str = typer.Option("zeros", "--z", help="Stand-in for r: zeros, gaussian or both."),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the numbers here."),
+    json_out: Path | None = typer.Option(None, "--json", help=JSON_HELP),
+    force: bool = typer.Option(False, "--force", help=EVAL_FORCE_HELP),
 ) -> None:
     """Stego and revealed-secret quality after an 8-bit PNG round trip, with the LSB baseline."""
+    from ..hiding.evaluation import crop_side
+
+    check_choice("--z", z, ("zeros", "gaussian", "both"))
+    crop_side(size)
     zs = ("zeros", "gaussian") if z == "both" else (z,)
-    if not set(zs) <= {"zeros", "gaussian"}:
-        raise ConfigError(f"--z must be zeros, gaussian or both, got {z!r}")
-    _evaluate("hiding", model, folder, json_out, size=size, zs=zs)
+    _evaluate("hiding", model, folder, json_out, force, size=size, zs=zs)
 
 
 @eval_app.command("rescaling")
 @user_errors
 def eval_rescaling(
-    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder of images."),
+    folder: Path = typer.Argument(..., help=FOLDER_HELP),
     model: str = typer.Option(
         DEFAULT_RESCALING_MODEL, "--model", help="Shipped model name or card path."
     ),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the numbers here."),
+    json_out: Path | None = typer.Option(None, "--json", help=JSON_HELP),
+    force: bool = typer.Option(False, "--force", help=EVAL_FORCE_HELP),
 ) -> None:
     """Restored-HR and LR quality (Y, border crop = scale) beside bicubic and Lanczos."""
-    _evaluate("rescaling", model, folder, json_out)
+    _evaluate("rescaling", model, folder, json_out, force)
 
 
 @app.command("export")
 @user_errors
 def export_command(
-    run_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Training run folder."),
+    run_dir: Path = typer.Argument(..., help="Training run folder."),
     name: str = typer.Option(..., "--name", help="Name of the exported model."),
-    out: Path = typer.Option(Path("."), "--out", help="Folder for NAME.safetensors + NAME.json."),
+    out: Path = typer.Option(
+        Path("."), "--out", help="Existing folder for NAME.safetensors + NAME.json."
+    ),
     card: Path | None = typer.Option(None, "--card", help="JSON with extra card fields."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an earlier export of NAME."),
 ) -> None:
     """Turn a training run's last checkpoint into fp16 safetensors + a model card."""
     from ..training.export import export_run
 
-    extra = json.loads(card.read_text()) if card else {}
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise UsageError(f"--name must be a plain file name, got {name!r}")
+    if not out.is_dir():
+        what = "is not a folder" if out.exists() else "does not exist"
+        raise OutputPathError(f"cannot export into {show_path(out)}: it {what}")
+    for suffix in (".safetensors", ".json"):
+        check_output_file(out / f"{name}{suffix}", force=force)
+    extra = _extra_card_fields(card) if card else {}
     written = export_run(run_dir, name, out, extra)
     typer.echo(f"wrote {written.path} and {written.weights_path} (sha256 {written.data['sha256']})")
+
+
+def _extra_card_fields(path: Path) -> dict[str, Any]:
+    """The JSON object of ``--card``, or one clear error."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read --card {show_path(path)}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--card {show_path(path)} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--card {show_path(path)} must hold a JSON object of card fields")
+    return data

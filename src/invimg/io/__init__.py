@@ -19,11 +19,13 @@ from invimg.io.images import (
 )
 from invimg.io.writing import (
     OUTPUT_FORMATS,
+    check_output_file,
     check_output_path,
     read_metadata,
     read_png_metadata,
     write_image,
     write_png,
+    write_text,
 )
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "SUPPORTED_INPUT_FORMATS",
     "LoadedImage",
     "as_image_tensor",
+    "check_output_file",
     "check_output_path",
     "luma",
     "quantize_8bit",
@@ -42,4 +45,5 @@ __all__ = [
     "to_tensor",
     "write_image",
     "write_png",
+    "write_text",
 ]

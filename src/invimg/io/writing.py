@@ -12,6 +12,8 @@ Rules:
   matters more than size here), whose metadata goes into a comment segment as
   JSON. Any other suffix is refused.
 * Pixels: float H x W x 3 in [0, 1] (rounded by :func:`quantize_8bit`) or uint8.
+* Text (:func:`write_text`, e.g. a JSON report) follows every rule below; only
+  the suffix rule is the images' own.
 * Atomic: the image is encoded into a hidden temporary file in the target's
   directory, flushed and fsynced, then renamed over the target; on any failure
   the temporary file is removed and the target is untouched.
@@ -37,10 +39,10 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 from PIL import Image, PngImagePlugin
@@ -71,17 +73,35 @@ def check_output_path(
     Called first by commands, so that a bad output path fails in milliseconds
     rather than after a model has run. :func:`write_image` checks again.
     """
-    shown = show_path(path)
-    target = Path(os.path.realpath(path))
-    if target.suffix.lower() not in OUTPUT_FORMATS:
+    suffix = Path(os.path.realpath(path)).suffix
+    if suffix.lower() not in OUTPUT_FORMATS:
         raise OutputPathError(
-            f"cannot write {shown}: unsupported output type {target.suffix or '(no suffix)'}; "
+            f"cannot write {show_path(path)}: unsupported output type {suffix or '(no suffix)'}; "
             "use .png or .jpg"
         )
+    return check_output_file(path, force=force, inputs=inputs)
+
+
+def check_output_file(
+    path: PathLike, *, force: bool = False, inputs: Sequence[PathLike] = ()
+) -> Path:
+    """:func:`check_output_path` for any file (a JSON report, a model card): no suffix rule."""
+    shown = show_path(path)
+    target = Path(os.path.realpath(path))
     _check_directory(target.parent, shown)
     if not force:
         _check_not_an_input(target, inputs, shown)
     _check_existing(target, force, shown)
+    return target
+
+
+def write_text(
+    path: PathLike, text: str, *, force: bool = False, inputs: Sequence[PathLike] = ()
+) -> Path:
+    """Write UTF-8 text with the same guarantees as :func:`write_image` (atomic, no clobbering)."""
+    target = check_output_file(path, force=force, inputs=inputs)
+    data = text.encode("utf-8")
+    _atomic_write(target, lambda fh: fh.write(data), force=force, shown=show_path(path))
     return target
 
 
@@ -99,7 +119,12 @@ def write_image(
     image = _to_pil(pixels)
     fmt = OUTPUT_FORMATS[target.suffix.lower()]
     options = _png_options(metadata) if fmt == "PNG" else _jpeg_options(metadata, jpeg_quality)
-    _atomic_save(image, fmt, options, target, force=force, shown=show_path(path))
+    _atomic_write(
+        target,
+        lambda fh: image.save(fh, format=fmt, **options),
+        force=force,
+        shown=show_path(path),
+    )
     return target
 
 
@@ -265,16 +290,10 @@ def _jpeg_options(metadata: Mapping[str, str] | None, quality: int) -> dict[str,
     return options
 
 
-def _atomic_save(
-    image: Image.Image,
-    fmt: str,
-    options: dict[str, Any],
-    target: Path,
-    *,
-    force: bool,
-    shown: str,
+def _atomic_write(
+    target: Path, write: Callable[[BinaryIO], object], *, force: bool, shown: str
 ) -> None:
-    """Encode to a temporary sibling, fsync, then move it into place; clean up always."""
+    """Write to a temporary sibling, fsync, then move it into place; clean up always."""
     try:
         fd, temp_name = tempfile.mkstemp(
             prefix=f".{target.name[:100]}.", suffix=".partial", dir=target.parent
@@ -284,7 +303,7 @@ def _atomic_save(
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format=fmt, **options)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(temp, _final_mode(target))

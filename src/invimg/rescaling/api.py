@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..errors import ModelError
+from ..errors import ModelError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit
 from ..tiling import pad_to_multiple, run_tiled
 from ..zoo.registry import WEIGHTS_DIR
@@ -133,9 +133,9 @@ def _irn(model: ModelLike, scale: int | None, device: str | torch.device | None)
         model = default_rescaling_model(scale)
     net = resolve_model(model, DEFAULT_MODEL, device)
     if not isinstance(net, IRN | IRNJPEG):
-        raise ValueError(f"expected an IRN rescaling model, got {type(net).__name__}")
+        raise WrongModelError(f"expected an IRN rescaling model, got {type(net).__name__}")
     if scale is not None and net.scale != scale:
-        raise ValueError(f"the model rescales ×{net.scale}, but scale={scale} was asked for")
+        raise WrongModelError(f"the model rescales ×{net.scale}, but scale={scale} was asked for")
     return net
 
 
@@ -180,7 +180,7 @@ def upscale_tensor(
 ) -> Tensor:
     """Tiled inverse pass from an LR tensor in [0, 1] with ``z`` = 0 or N(0, I)."""
     if z not in ("zeros", "gaussian"):
-        raise ValueError(f"z must be 'zeros' or 'gaussian', got {z!r}")
+        raise UsageError(f"z must be 'zeros' or 'gaussian', got {z!r}")
     lr = lr.to(_device(model))
     n, _, h, w = lr.shape
     if z == "gaussian":
@@ -253,7 +253,7 @@ def _crop_to(x: Tensor, size: tuple[int, int] | None) -> Tensor:
 def _color_model(model: ModelLike, device: str | torch.device | None) -> IRNColor:
     net = resolve_model(model, "irn-color", device)
     if not isinstance(net, IRNColor):
-        raise ValueError(f"expected an IRN-Color model, got {type(net).__name__}")
+        raise WrongModelError(f"expected an IRN-Color model, got {type(net).__name__}")
     return net
 
 

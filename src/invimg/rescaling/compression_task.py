@@ -23,6 +23,7 @@ from ..distortions import jpeg_real
 from ..errors import ConfigError, ModelError
 from ..metrics import psnr_per_image
 from ..training import TrainConfig
+from ..training.config import build_section
 from ..training.distributed import unwrap
 from .compression import IRNJPEG
 from .irn import IRN, quantize_st
@@ -36,10 +37,7 @@ class JPEGRecoveryTask:
         fields = dict(config.model)
         fields.pop("kind", None)
         self.init_from: str | None = fields.pop("init_from", None)
-        try:
-            self.model_config = IRNJPEG.Config(**fields)
-        except TypeError as exc:
-            raise ConfigError(f"model: {exc}") from None
+        self.model_config = build_section(IRNJPEG.Config, fields, "model.")
         unknown = sorted(set(config.loss) - {"jpeg"})
         if unknown:
             raise ConfigError(f"unknown loss keys for irn-jpeg: {unknown} (known: ['jpeg'])")

@@ -27,7 +27,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ..distortions import jpeg_round_trip
-from ..errors import InputImageError
+from ..errors import InputImageError, WrongModelError
 from ..io import read_image, to_tensor, write_image
 from ..metrics import psnr, ssim
 from .api import downscale_tensor, resolve_model, upscale_tensor
@@ -50,6 +50,11 @@ def evaluate_rescaling(
 ) -> dict[str, Any]:
     """Mean metrics over the images of ``folder``; keys ``rows``, ``protocol``, ``markdown``."""
     net = resolve_model(model, "irn-x4")
+    if not isinstance(net, IRN | IRNJPEG | IRNColor):
+        name = type(model).__name__ if isinstance(model, nn.Module) else os.fspath(model)
+        raise WrongModelError(
+            f"model {name!r} ({type(net).__name__}) is not a rescaling or IRN-Color model"
+        )
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     files = files[:limit] if limit else files
     if not files:

@@ -25,7 +25,7 @@ instead (:mod:`invimg.rescaling.compression_task`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..metrics import psnr_per_image
 from ..training import TrainConfig, register_task
+from ..training.config import build_section
 from ..training.distributed import unwrap
 from .color import IRNColor, luma
 from .compression_task import JPEGRecoveryTask
@@ -61,8 +62,9 @@ def parse_model_section(section: dict[str, Any]) -> IRN.Config | IRNColor.Config
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ConfigError(f"unknown model keys for {kind}: {unknown} (known: {sorted(known)})")
+    # type-checked like the rest of the recipe: `--set model.blocks=two` is one clear error
+    config = cast(IRN.Config | IRNColor.Config, build_section(cls.Config, fields, "model."))
     try:
-        config = cls.Config(**fields)
         if isinstance(config, IRN.Config):
             check_config(config)
     except (TypeError, ValueError) as exc:

@@ -10,6 +10,7 @@ would make the automatic resume fail. Everything stored is loadable with
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -95,10 +96,19 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except FileNotFoundError:
         raise ModelError(f"checkpoint not found: {path}") from None
     except Exception as exc:
-        raise ModelError(f"checkpoint {path} is unreadable or corrupted ({exc})") from None
+        raise ModelError(f"checkpoint {path} is unreadable or corrupted ({_why(exc)})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "step" not in ckpt:
         raise ModelError(f"{path} is not an invimg training checkpoint")
     return ckpt
+
+
+def _why(exc: Exception) -> str:
+    """A short reason: torch's own message runs to many lines and, for a file that is not
+    a checkpoint at all, advises ``weights_only=False`` (unsafe, and no help here)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return "not a PyTorch checkpoint written by invimg's trainer"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def export_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -4,7 +4,9 @@ One run is described by one YAML file plus ``--set a.b=value`` overrides, so a
 run can be reproduced from the ``config.yaml`` the trainer writes next to its
 checkpoints. Every key is checked: a typo such as ``optim.lrr`` must stop the
 run before hours of compute are spent with a silently ignored setting.
-``model`` and ``loss`` are free dictionaries because only the task knows them.
+``model`` and ``loss`` are free dictionaries because only the task knows them;
+a task turns its section into its model's config with :func:`build_section`,
+which checks it just as strictly.
 """
 
 from __future__ import annotations
@@ -190,6 +192,23 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
             raise ConfigError(f"override {key}: {'.'.join(parts[: depth + 1])} is not a section")
         node = child
     node[parts[-1]] = value
+
+
+T = typing.TypeVar("T")
+
+
+def build_section(cls: type[T], raw: Any, prefix: str) -> T:
+    """A free recipe section (``model``) as dataclass ``cls``, checked like the rest.
+
+    Unknown keys, values of the wrong type (``--set model.num_blocks=two``) and
+    values the dataclass itself refuses are one :class:`ConfigError` naming the
+    key; ``prefix`` is the section's dotted name plus a dot, e.g. ``"model."``.
+    """
+    try:
+        built: T = _build(cls, raw, prefix)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None
+    return built
 
 
 def _build(cls: type[Any], raw: Any, prefix: str) -> Any:

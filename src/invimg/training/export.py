@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..zoo import ModelCard, save_pretrained
 from .checkpoint import load_checkpoint
 from .config import load_config
@@ -36,6 +36,9 @@ def last_validation(run_dir: Path) -> dict[str, float]:
 
 def export_run(run_dir: Path, name: str, out: Path, extra: dict[str, Any]) -> ModelCard:
     """Export ``run_dir/last.pt`` as model ``name`` into ``out``."""
+    if not run_dir.is_dir():
+        what = "is not a folder" if run_dir.exists() else "does not exist"
+        raise ConfigError(f"run folder {run_dir} {what}")
     ckpt_path = run_dir / "last.pt"
     if not ckpt_path.is_file():
         raise ConfigError(f"{run_dir} has no last.pt checkpoint")
@@ -43,7 +46,11 @@ def export_run(run_dir: Path, name: str, out: Path, extra: dict[str, Any]) -> Mo
     cfg = load_config(config_path)
     model = get_task_factory(cfg.task)(cfg).build_model()
     ckpt = load_checkpoint(ckpt_path)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, TypeError) as exc:  # config.yaml edited after training?
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{ckpt_path} does not fit the model of {config_path}: {first}") from None
     recipe = yaml.safe_load(config_path.read_text())
     fields: dict[str, Any] = {
         "task": cfg.task,

@@ -27,7 +27,7 @@ from torch.optim.lr_scheduler import MultiStepLR
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from invimg.errors import ConfigError
+from invimg.errors import ConfigError, ModelError
 
 from . import distributed as ddp
 from .checkpoint import (
@@ -80,7 +80,10 @@ class Trainer:
         if config.amp == "bf16" and self.device.type != "cuda" and self.dist.is_main:
             log.warning("amp=bf16 is only used on CUDA; training in fp32 on %s", self.device)
         seed_everything(config.seed)  # identical initial weights on every rank
-        model = task.build_model().to(self.device)
+        try:
+            model = task.build_model().to(self.device)
+        except ModelError as exc:  # e.g. a model value the architecture refuses
+            raise ConfigError(f"model: {exc}") from None
         self.model = ddp.wrap_model(model, self.device)
         seed_everything(config.seed + self.dist.rank)  # each rank its own task randomness
         o = config.optim

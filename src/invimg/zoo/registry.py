@@ -64,14 +64,38 @@ def shipped_models() -> list[ModelCard]:
     return [read_card(p) for p in sorted(WEIGHTS_DIR.glob("*.json"))]
 
 
+#: The card fields ``load`` relies on, and the JSON type each must have.
+_CARD_FIELDS: dict[str, type[Any]] = {
+    "architecture": str,
+    "config": dict,
+    "weights": str,
+    "sha256": str,
+}
+_JSON_NAMES: dict[type[Any], str] = {str: "string", dict: "object"}
+
+
 def read_card(path: Path) -> ModelCard:
+    """Read and check a model card, so that a broken one fails here with one clear line."""
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"cannot read model card {path}: {exc}") from None
-    for key in ("architecture", "config", "weights", "sha256"):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ModelError(f"cannot read model card {path}: {reason}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"model card {path} is not a JSON object")
+    for key, kind in _CARD_FIELDS.items():
         if key not in data:
             raise ModelError(f"model card {path} lacks the field {key!r}")
+        if not isinstance(data[key], kind):
+            raise ModelError(
+                f"model card {path}: field {key!r} must be a JSON {_JSON_NAMES[kind]}, "
+                f"got {data[key]!r}"
+            )
+    weights = data["weights"]
+    if Path(weights).name != weights or weights in ("", ".", ".."):
+        raise ModelError(
+            f"model card {path}: 'weights' must be a file name beside the card, got {weights!r}"
+        )
     return ModelCard(str(data.get("name", path.stem)), path, data)
 
 
@@ -86,6 +110,8 @@ def find_card(name_or_path: str | os.PathLike[str]) -> ModelCard:
         path = path.with_suffix(".json")
     if path.suffix == ".json" and path.is_file():
         return read_card(path)
+    if path.suffix == ".json" and path.exists():
+        raise ModelError(f"model card {text} is not a file")
     names = ", ".join(c.name for c in shipped_models()) or "none shipped"
     raise ModelError(f"no model {text!r} (shipped models: {names}; or give a .json card path)")
 
