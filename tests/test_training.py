@@ -184,6 +184,19 @@ def test_resume_is_bit_identical_to_uninterrupted_run(images: Path, tmp_path: Pa
     assert steps == sorted(set(steps)) == [3, 4, 6, 7, 8, 9, 12, 14]  # no step logged twice
 
 
+def test_time_limited_calls_checkpoint_and_add_up_to_the_full_run(
+    images: Path, tmp_path: Path
+) -> None:
+    common: dict[str, Any] = {"ckpt_every": 5, "log_every": 3}
+    straight = _train(images, tmp_path / "a", steps=8, **common)
+    first = _train(images, tmp_path / "b", steps=8, max_minutes=0.0, **common)
+    assert first.step == 1  # stopped after one step, with a checkpoint to resume from
+    assert load_checkpoint(tmp_path / "b" / "last.pt")["step"] == 1
+    resumed = _train(images, tmp_path / "b", steps=8, **common)
+    assert resumed.step == 8
+    assert _same_weights(straight.export_state_dict(), resumed.export_state_dict())
+
+
 def test_already_finished_run_is_left_alone(images: Path, tmp_path: Path) -> None:
     first = _train(images, tmp_path / "run", steps=5)
     again = _train(images, tmp_path / "run", steps=5)

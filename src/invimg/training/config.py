@@ -86,6 +86,10 @@ class TrainConfig:
     seed: int = 0
     amp: str = "off"
     deterministic: bool = False
+    #: Stop this call after so many minutes of wall time, with a checkpoint, so
+    #: a run can advance in bounded calls (a lent GPU for 10 minutes, a CI job);
+    #: the next call resumes. ``None``: train to ``steps``.
+    max_minutes: float | None = None
 
 
 def load_config(

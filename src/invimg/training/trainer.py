@@ -195,6 +195,7 @@ class Trainer:
         meter = _Meter()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not main, dynamic_ncols=True)
         started = time.monotonic() - self.elapsed
+        call_started = time.monotonic()
         try:
             while self.step < cfg.steps:
                 batch = next(batches)
@@ -211,6 +212,8 @@ class Trainer:
                 bar.update(1)
                 meter.add(terms)
                 self._after_step(meter, bar, started)
+                if self._out_of_time(call_started):
+                    break
         finally:
             bar.close()
             del batches  # stops loader workers
@@ -280,6 +283,19 @@ class Trainer:
             self.save_checkpoint()
         elif step % snapshot_every == 0 and params_finite(ddp.unwrap(self.model)):
             self.guard.take_snapshot(step, ddp.unwrap(self.model), self.optimizer, self.scheduler)
+
+    def _out_of_time(self, call_started: float) -> bool:
+        """True once ``max_minutes`` are spent (rank 0 decides for all), after a checkpoint."""
+        limit = self.config.max_minutes
+        if limit is None or self.step >= self.config.steps:
+            return False
+        late = time.monotonic() - call_started > limit * 60
+        if not ddp.broadcast_object(late):
+            return False
+        if self.step % self.config.ckpt_every:
+            self.save_checkpoint()
+        log.info("max_minutes=%g reached at step %d; rerun to resume", limit, self.step)
+        return True
 
     def _write_row(self, row: dict[str, Value]) -> None:
         if self._log is not None:
