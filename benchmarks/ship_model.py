@@ -35,7 +35,7 @@ def headline(task: str, report: dict[str, Any]) -> dict[str, float]:
         model = report["summary"]["model"]
         values = {"stego_psnr_rgb": model["stego"]["psnr_rgb"]}
         for part, scores in model.items():
-            if part.startswith("secret"):
+            if part.startswith("secret") and "gaussian" not in part:  # the default z
                 values[f"{part.split('[')[0]}_psnr_rgb"] = scores["psnr_rgb"]
         return values
     rows = report["rows"]
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("name")
     parser.add_argument("--hardware", default="2-core AMD EPYC CPU, 1 thread")
+    parser.add_argument("--command", help="The command that reproduces the run (for the card).")
     parser.add_argument("--holdout", type=Path, default=HERE.parent / "data" / "holdout256")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args()
@@ -71,7 +72,7 @@ def main() -> None:
             "training": {
                 "data": DATA_NOTE,
                 "hardware": args.hardware,
-                "command": f"invimg train <task> --config {recipe}  (resumes from its out_dir)",
+                "command": args.command or f"invimg train <task> --config {recipe}",
             },
         },
     )

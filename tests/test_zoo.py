@@ -53,6 +53,8 @@ def test_round_trip_through_fp16_safetensors(tmp_path: Path) -> None:
     card = json.loads(card_path.read_text())
     assert card["architecture"] == "test-tiny-inn" and card["dtype"] == "float16"
     assert len(card["sha256"]) == 64 and card["parameters"] > 0
+    for written in (card_path, tmp_path / "tiny.safetensors"):  # installable by any user
+        assert written.stat().st_mode & 0o044 == 0o044
     model = load(card_path)
     also = load(tmp_path / "tiny.safetensors")
     x = torch.randn(1, 4, 8, 8)

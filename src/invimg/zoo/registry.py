@@ -194,6 +194,7 @@ def _atomic(path: Path, write: Any) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        tmp.chmod(0o644)  # mkstemp makes 0600; shipped files must be readable by everyone
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
