@@ -97,7 +97,7 @@ def test_published_hinet_keys_round_trip() -> None:
     with torch.no_grad():
         assert torch.equal(loaded.hide(cover, [secret]).stego, model.hide(cover, [secret]).stego)
     published.pop("module.model.inv1.f.conv5.bias")
-    with pytest.raises(ModelError, match="does not fit"):
+    with pytest.raises(ModelError, match="checkpoint tensors do not fit HiNet"):
         hinet_from_state(published)
 
 

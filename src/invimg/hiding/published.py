@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
+from ..zoo.registry import load_state_checked
 from .deepmih import DeepMIH
 from .hinet import HiNet
 
@@ -124,18 +125,4 @@ def load_deepmih_checkpoints(
 
 
 def _load(model: torch.nn.Module, state: dict[str, Tensor]) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ModelError(
-            f"checkpoint does not fit {type(model).__name__}: {len(missing)} missing "
-            f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]})"
-        )
-    for key, tensor in state.items():
-        if tensor.shape != expected[key].shape:
-            raise ModelError(
-                f"checkpoint {key}: shape {tuple(tensor.shape)}, "
-                f"expected {tuple(expected[key].shape)}"
-            )
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    load_state_checked(model, state, "checkpoint tensors")

@@ -133,25 +133,29 @@ def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         raise ModelError(f"cannot read weights {weights}: {exc}") from None
-    _load_state(model, state, card.name)
+    load_state_checked(model, state, f"weights of {card.name!r}")
     model.card = card  # type: ignore[assignment]
     return model.to(device).eval()
 
 
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` into ``model`` after checking keys and shapes; ``what`` names it in errors.
+
+    ``load_state_dict`` would raise a multi-line RuntimeError; a user gets one line.
+    """
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise ModelError(
-            f"weights of {name!r} do not fit its architecture: "
+            f"{what} do not fit {type(model).__name__}: "
             f"{len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected "
             f"(e.g. {unexpected[:2]})"
         )
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
             raise ModelError(
-                f"weights of {name!r} do not fit: {key} has shape {tuple(tensor.shape)}, "
+                f"{what} do not fit: {key} has shape {tuple(tensor.shape)}, "
                 f"the architecture needs {tuple(expected[key].shape)}"
             )
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
