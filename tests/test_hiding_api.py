@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,6 @@ from invimg.hiding import DeepMIH, HiNet
 from invimg.hiding.api import SecretCountError
 from invimg.hiding.baselines import lsb_hide, lsb_reveal
 from invimg.hiding.evaluation import evaluate_hiding, markdown_table
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Two threads on a shared 2-core machine spin; one is several times faster here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _randomise(model: torch.nn.Module) -> None:

@@ -7,7 +7,6 @@ gives every parameter a non-zero value first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,17 +24,6 @@ from invimg.hiding.published import (
     load_hinet_checkpoint,
 )
 from invimg.zoo import ARCHITECTURES
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One thread: on a 2-core machine shared with other jobs, two threads spin and
-    run these small convolutions several times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 M = TypeVar("M", bound=nn.Module)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +19,6 @@ from invimg.training import get_task_factory, load_config, run_training
 from invimg.zoo import build_model
 
 RECIPES = Path(__file__).resolve().parents[1] / "src" / "invimg" / "training" / "recipes"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_loss_is_the_published_weighted_sum() -> None:

@@ -105,15 +105,6 @@ def _write_images(
     return folder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Any:
-    """Tiny convs are 20× slower with 2 OpenMP threads on a shared 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _write_images(tmp_path_factory.mktemp("images"), 8)
