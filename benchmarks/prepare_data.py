@@ -11,6 +11,11 @@
   here on), for validation and for every number in BENCHMARKS.md.
 * ``data/holdout256/``: a 256×256 centre crop of each held-out image after
   resizing its short side to 512, for the 256×256 benchmark rows.
+* The wider split of ``benchmarks/holdout20.txt`` (20 held-out images) for the
+  models trained on little data (steg-cinn, the HOG decoder, PD-GAN):
+  ``data/train-small/`` (the other 10, long side ``--train-side``),
+  ``data/holdout20/`` (full size), ``data/holdout20-512/`` and
+  ``data/holdout20-256/`` (centre crops after resizing the short side to 2× the crop).
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 
 
-def holdout_list() -> list[str]:
-    lines = (HERE / "holdout.txt").read_text().splitlines()
+def holdout_list(name: str = "holdout.txt") -> list[str]:
+    lines = (HERE / name).read_text().splitlines()
     return [s.strip() for s in lines if s.strip() and not s.startswith("#")]
 
 
@@ -41,13 +46,14 @@ def resize_long_side(img: Image.Image, side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS)
 
 
-def centre_crop_256(img: Image.Image) -> Image.Image:
-    scale = 512 / min(img.size)
+def centre_crop(img: Image.Image, side: int = 256) -> Image.Image:
+    """A ``side``-square centre crop after resizing the short side to ``2 * side``."""
+    scale = 2 * side / min(img.size)
     img = img.resize(
         (round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS
     )
-    left, top = (img.width - 256) // 2, (img.height - 256) // 2
-    return img.crop((left, top, left + 256, top + 256))
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    return img.crop((left, top, left + side, top + side))
 
 
 def main() -> None:
@@ -57,6 +63,7 @@ def main() -> None:
     parser.add_argument("--train-side", type=int, default=1024)
     args = parser.parse_args()
     held = set(holdout_list())
+    held20 = set(holdout_list("holdout20.txt"))
     sources = sorted(p for p in args.shared.rglob("*.jpg"))
     for src in sources:
         rel = src.relative_to(args.shared).as_posix()
@@ -64,10 +71,17 @@ def main() -> None:
         img = Image.open(src).convert("RGB")
         if rel in held:
             save_png(img, args.out / "holdout" / name)
-            save_png(centre_crop_256(img), args.out / "holdout256" / name)
+            save_png(centre_crop(img), args.out / "holdout256" / name)
         else:
             save_png(resize_long_side(img, args.train_side), args.out / "train" / name)
+        if rel in held20:
+            save_png(img, args.out / "holdout20" / name)
+            save_png(centre_crop(img, 512), args.out / "holdout20-512" / name)
+            save_png(centre_crop(img), args.out / "holdout20-256" / name)
+        else:
+            save_png(resize_long_side(img, args.train_side), args.out / "train-small" / name)
     print(f"train: {len(sources) - len(held)} images, holdout: {len(held)} images -> {args.out}")
+    print(f"train-small: {len(sources) - len(held20)} images, holdout20: {len(held20)} images")
 
 
 if __name__ == "__main__":

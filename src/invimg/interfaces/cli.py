@@ -104,6 +104,10 @@ _COMMAND_MODULES = (
     "invimg.interfaces.cli_train",
     "invimg.interfaces.cli_hiding",
     "invimg.interfaces.cli_rescaling",
+    "invimg.interfaces.cli_payload",
+    "invimg.interfaces.cli_inversion",
+    "invimg.interfaces.cli_inpainting",
+    "invimg.interfaces.cli_serve",
 )
 
 
