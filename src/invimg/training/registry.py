@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 #: Modules that register the built-in tasks; imported on the first unknown-name lookup.
-TASK_MODULES: list[str] = ["invimg.hiding.task", "invimg.rescaling.task"]
+TASK_MODULES: list[str] = [
+    "invimg.hiding.task",
+    "invimg.hiding.robust_task",
+    "invimg.rescaling.task",
+    "invimg.datahiding.task",
+    "invimg.inversion.task",
+    "invimg.inpainting.task",
+]
 ENTRY_POINT_GROUP = "invimg.tasks"
 
 
