@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, JpegImagePlugin
 
 from invimg.errors import InputImageError, InvimgError, OutputExistsError
 from invimg.io import (
@@ -128,6 +128,24 @@ def test_jpeg_round_trip_is_close(tmp_path: Path) -> None:
     assert loaded.format == "JPEG"
     assert np.abs(loaded.pixels - pixels).mean() < 0.01
     assert np.abs(loaded.pixels - pixels).max() < 0.08
+
+
+@pytest.mark.parametrize(("asked", "pillow_code"), [(None, 2), ("4:4:4", 0), ("4:2:2", 1)])
+def test_jpeg_chroma_layout_is_the_one_asked_for(
+    tmp_path: Path, asked: str | None, pillow_code: int
+) -> None:
+    """4:2:0 by default (what the JPEG-aware models train on); others on request."""
+    path = tmp_path / "out.jpg"
+    options = {} if asked is None else {"jpeg_subsampling": asked}
+    write_image(path, rgb8(), **options)
+    with Image.open(path) as img:
+        assert JpegImagePlugin.get_sampling(img) == pillow_code
+
+
+def test_unknown_jpeg_subsampling_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="jpeg_subsampling"):
+        write_image(tmp_path / "out.jpg", rgb8(), jpeg_subsampling="4:1:1")
+    assert listing(tmp_path) == []
 
 
 def test_write_png_then_read_is_exact_8bit_quantization(tmp_path: Path) -> None:

@@ -104,6 +104,9 @@ def test_unknown_names_and_missing_files_give_clear_errors(tmp_path: Path) -> No
 
 
 def test_every_shipped_model_loads_and_matches_its_hash() -> None:
+    from invimg.zoo.registry import scan_shipped
+
+    assert scan_shipped()[1] == []
     for card in shipped_models():
         model = load(card.name)
         assert sum(p.numel() for p in model.parameters()) == card.data["parameters"]
@@ -117,3 +120,24 @@ def test_models_command_lists_shipped_models() -> None:
     assert result.exit_code == 0
     for card in shipped_models():
         assert card.name in result.output
+
+
+def test_models_command_lists_the_good_cards_and_warns_of_a_broken_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from invimg.interfaces.cli import _register_commands, app
+    from invimg.zoo import registry
+
+    good = shipped_models()[0]
+    shutil.copy(good.path, tmp_path / good.path.name)
+    shutil.copy(good.weights_path, tmp_path / good.weights_path.name)
+    (tmp_path / "aaa-broken.json").write_text("{not json")
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    _register_commands()
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0
+    assert good.name in result.stdout
+    assert "warning: cannot read model card" in result.stderr
+    assert "aaa-broken.json" in result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..zoo import shipped_models
+from ..zoo.registry import scan_shipped
 from .cli import app
 from .common import user_errors
 
@@ -12,8 +12,13 @@ from .common import user_errors
 @app.command("models")
 @user_errors
 def models_command() -> None:
-    """List the shipped pretrained models: name, task, size and measured metrics."""
-    cards = shipped_models()
+    """List the shipped pretrained models: name, task, size and measured metrics.
+
+    A broken card is reported as one ``warning:`` line and the rest are listed.
+    """
+    cards, broken = scan_shipped()
+    for problem in broken:
+        typer.echo(f"warning: {problem}", err=True)
     if not cards:
         typer.echo("no models shipped")
         return

@@ -8,9 +8,11 @@ Rules:
 
 * The suffix picks the format: ``.png`` is an 8-bit RGB PNG whose metadata goes
   into tEXt chunks (iTXt when a value is not latin-1); ``.jpg``/``.jpeg`` is a
-  JPEG with ``jpeg_quality`` and 4:4:4 chroma (no colour subsampling: fidelity
-  matters more than size here), whose metadata goes into a comment segment as
-  JSON. Any other suffix is refused.
+  JPEG with ``jpeg_quality`` and 4:2:0 chroma by default (``jpeg_subsampling``):
+  the layout cameras, browsers and libjpeg use, and the one the JPEG-aware
+  models (compression-aware rescaling, robust hiding) are trained against, so a
+  JPEG written here is the JPEG they expect. Its metadata goes into a comment
+  segment as JSON. Any other suffix is refused.
 * Pixels: float H x W x 3 in [0, 1] (rounded by :func:`quantize_8bit`) or uint8.
 * Text (:func:`write_text`, e.g. a JSON report) follows every rule below; only
   the suffix rule is the images' own.
@@ -113,12 +115,16 @@ def write_image(
     inputs: Sequence[PathLike] = (),
     metadata: Mapping[str, str] | None = None,
     jpeg_quality: int = 95,
+    jpeg_subsampling: str = "4:2:0",
 ) -> Path:
     """Write pixels atomically as PNG or JPEG (by suffix); return the path written."""
     target = check_output_path(path, force=force, inputs=inputs)
     image = _to_pil(pixels)
     fmt = OUTPUT_FORMATS[target.suffix.lower()]
-    options = _png_options(metadata) if fmt == "PNG" else _jpeg_options(metadata, jpeg_quality)
+    if fmt == "PNG":
+        options = _png_options(metadata)
+    else:
+        options = _jpeg_options(metadata, jpeg_quality, jpeg_subsampling)
     _atomic_write(
         target,
         lambda fh: image.save(fh, format=fmt, **options),
@@ -274,11 +280,21 @@ def _png_options(metadata: Mapping[str, str] | None) -> dict[str, Any]:
     return {"pnginfo": info}
 
 
-def _jpeg_options(metadata: Mapping[str, str] | None, quality: int) -> dict[str, Any]:
+#: Chroma layouts a JPEG may be written with (Pillow's names).
+JPEG_SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
+
+
+def _jpeg_options(
+    metadata: Mapping[str, str] | None, quality: int, subsampling: str = "4:2:0"
+) -> dict[str, Any]:
     """Pillow save options for JPEG, carrying metadata as a JSON comment."""
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"jpeg_quality must be an integer from 1 to 100, got {quality!r}")
-    options: dict[str, Any] = {"quality": quality, "subsampling": 0}
+    if subsampling not in JPEG_SUBSAMPLINGS:
+        raise ValueError(
+            f"jpeg_subsampling must be one of {JPEG_SUBSAMPLINGS}, got {subsampling!r}"
+        )
+    options: dict[str, Any] = {"quality": quality, "subsampling": subsampling}
     checked = _checked_metadata(metadata)
     if checked:
         comment = JPEG_METADATA_PREFIX + json.dumps(checked, ensure_ascii=False).encode("utf-8")

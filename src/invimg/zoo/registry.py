@@ -59,9 +59,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def scan_shipped(folder: Path | None = None) -> tuple[list[ModelCard], list[ModelError]]:
+    """Readable cards of the shipped models (sorted by name), and one error per broken card.
+
+    Why both: one damaged card must not hide the models that still work, but it
+    must not go unnoticed either; listings show the good ones and warn.
+    """
+    cards: list[ModelCard] = []
+    broken: list[ModelError] = []
+    for path in sorted((folder or WEIGHTS_DIR).glob("*.json")):
+        try:
+            cards.append(read_card(path))
+        except ModelError as exc:
+            broken.append(exc)
+    return cards, broken
+
+
 def shipped_models() -> list[ModelCard]:
-    """Cards of the models shipped inside the package, sorted by name."""
-    return [read_card(p) for p in sorted(WEIGHTS_DIR.glob("*.json"))]
+    """Cards of the shipped models whose card is readable, sorted by name."""
+    return scan_shipped()[0]
 
 
 #: The card fields ``load`` relies on, and the JSON type each must have.
