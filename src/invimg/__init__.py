@@ -22,6 +22,8 @@ _LAZY = {
     "upscale": "invimg.rescaling.api",
     "decolorize": "invimg.rescaling.api",
     "colorize": "invimg.rescaling.api",
+    "invert": "invimg.inversion.api",
+    "features_of": "invimg.inversion.api",
 }
 
 
