@@ -1,7 +1,8 @@
-"""Hiding images in images: HiNet (one secret) and DeepMIH (a cascade of 2–3 secrets).
+"""Hiding images in images: HiNet (one secret), DeepMIH (a cascade of 2–3 secrets)
+and RIIS (HiNet made robust to a distorted stego).
 
-Importing this package registers the architectures ``"hinet"`` and
-``"deepmih"`` with :mod:`invimg.zoo`. The task functions live in
+Importing this package registers the architectures ``"hinet"``, ``"deepmih"``
+and ``"riis"`` with :mod:`invimg.zoo`. The task functions live in
 :mod:`invimg.hiding.api` (``invimg.hide`` / ``invimg.reveal``), the training
 task in :mod:`invimg.hiding.task`, checkpoint loaders for the published code
 in :mod:`invimg.hiding.published`, and the 4-bit LSB baseline in
@@ -14,6 +15,7 @@ from typing import Any
 from .base import HideResult, HidingModel, RevealResult, ZMode
 from .deepmih import DeepMIH, ImportanceMap
 from .hinet import HiNet
+from .riis import RIIS
 
 _LAZY = {
     "hide": "invimg.hiding.api",
@@ -22,6 +24,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "RIIS",
     "DeepMIH",
     "HiNet",
     "HideResult",

@@ -21,6 +21,12 @@ exactly what a PNG will store, so what ``reveal`` sees after saving is what
   (small HiNet trained briefly on CPU): secret 29.6 dB / SSIM 0.884 with
   zeros, 28.0 dB / SSIM 0.713 with a Gaussian z. Zero is the mean of the
   distribution the network was trained to ignore, so it adds no noise.
+* Robust models (RIIS, :mod:`invimg.hiding.riis`) reveal from a stego that
+  went through a lossy channel: ``reveal(stego, channel="jpeg:75")`` tells
+  the model what happened (``"gaussian:2"``, ``"round"`` …, see
+  :func:`invimg.distortions.parse_distortion`). Without ``channel``, a JPEG
+  *file* reveals with the quality read from its quantisation tables, and
+  anything else as an 8-bit PNG. Other models take no ``channel``.
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import InputImageError, UsageError, WrongModelError
+from ..distortions import Distortion, estimate_jpeg_quality, parse_distortion
+from ..errors import InputImageError, ModelError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..tiling import pad_to_multiple, run_tiled
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
+from .riis import RIIS
 
 #: Default model: the one shipped first, a CPU-trained 8-block HiNet (the full
 #: ``hinet`` comes later). The CLI and the demo use it too.
@@ -49,6 +57,9 @@ DEFAULT_MODEL = "hinet-small"
 #: ``benchmarks/speed_hiding.py`` (HiNet: 0.56 GB at 1024², 2.0 GB at 2048²,
 #: 0.78 GB at 2048² in 1024² tiles).
 TILE_MARGIN = 32
+
+#: Robust models by preference: ``--robust`` takes the first one shipped.
+ROBUST_MODELS = ("riis", "riis-small")
 
 ModelLike = str | os.PathLike[str] | HidingModel
 
@@ -97,23 +108,29 @@ def reveal(
     seed: int = 0,
     *,
     tile: int | None = None,
+    channel: str | Distortion | None = None,
 ) -> list[np.ndarray]:
     """The secret images hidden in ``stego`` (uint8 H×W×3 each, first hidden first).
 
     ``n`` (optional) is the number of secrets you expect; a model that
     carries another number is an error rather than a silent surprise.
     ``z="gaussian"`` draws the stand-in from N(0, 1) seeded by ``seed``.
+    ``channel`` (robust models only): what the stego went through, e.g.
+    ``"jpeg:75"``; see the module docstring for the default.
     """
     net = resolve_model(model)
     if n is not None:
         check_secret_count(n, net)
     if z not in Z_MODES:
         raise UsageError(f"z must be one of {', '.join(Z_MODES)}, got {z!r}")
+    condition = reveal_channel(net, stego, channel)
     stego_t = as_image_tensor(stego, "stego")
     h, w = stego_t.shape[-2:]
     generator = torch.Generator().manual_seed(seed)
 
     def reveal_piece(pieces: list[Tensor]) -> list[Tensor]:
+        if isinstance(net, RIIS):
+            return net.reveal(pieces[0], z, generator, channel=condition).secrets
         return net.reveal(pieces[0], z, generator).secrets
 
     with torch.no_grad():
@@ -122,6 +139,61 @@ def reveal(
             reveal_piece, [padded], _tile(net, tile), TILE_MARGIN, net.size_multiple
         )
     return [quantize_8bit(to_numpy(s[..., :h, :w])) for s in secrets]
+
+
+def reveal_channel(
+    net: HidingModel, stego: Any, channel: str | Distortion | None
+) -> Distortion | None:
+    """The channel a robust model is told about: given, read from a JPEG file, or None.
+
+    A model that is not conditioned on the channel refuses one (usage error).
+    """
+    if not isinstance(net, RIIS):
+        if channel is not None:
+            arch = getattr(net, "architecture", type(net).__name__)
+            raise UsageError(f"model {arch!r} is not a robust model: it takes no channel")
+        return None
+    if isinstance(channel, Distortion):
+        return channel
+    spec = channel if channel is not None else guess_channel(stego)
+    if spec is None:
+        return None
+    try:
+        return parse_distortion(spec)
+    except ValueError as exc:
+        raise UsageError(f"channel: {exc}") from None
+
+
+def guess_channel(source: Any) -> str | None:
+    """``"jpeg:Q"`` for a JPEG file or PIL image (Q from its tables), else None."""
+    from PIL import Image
+
+    if isinstance(source, str | os.PathLike):
+        try:
+            with Image.open(source) as image:
+                return guess_channel(image)
+        except OSError:
+            return None  # the image reader reports unreadable files with a proper message
+    if isinstance(source, Image.Image) and source.format == "JPEG":
+        tables = getattr(source, "quantization", None)
+        if tables:
+            return f"jpeg:{estimate_jpeg_quality(tables)}"
+    return None
+
+
+def default_robust_model() -> str:
+    """The first shipped model of :data:`ROBUST_MODELS`, for ``invimg hide --robust``."""
+    from ..zoo import shipped_models
+
+    shipped = {card.name for card in shipped_models()}
+    for name in ROBUST_MODELS:
+        if name in shipped:
+            return name
+    raise ModelError(
+        "no robust hiding model is shipped yet; train one "
+        "(python -m invimg.training src/invimg/training/recipes/riis-small-cpu.yaml) "
+        "and pass its card with --model"
+    )
 
 
 def resolve_model(model: ModelLike) -> HidingModel:

@@ -7,9 +7,12 @@ validated before any model runs. Several secrets (DeepMIH) are written as
 ``secret_1.png`` … inside ``-o DIR`` when ``DIR`` is an existing folder.
 
 A stego must stay lossless: ``-o stego.jpg`` is refused unless the model is
-marked ``robust`` (trained to survive JPEG; none ships yet). ``reveal`` warns
-when the stego carries no ``invimg hide`` metadata (then the model is only a
-guess) and when it is a JPEG.
+robust (RIIS, trained to survive JPEG and noise): ``--robust`` picks the
+shipped robust model, ``--quality`` the JPEG quality. ``reveal`` tells a robust
+model what the stego went through (``--channel jpeg:75``, ``gaussian:2`` …; by
+default the quality read from a JPEG file, else an 8-bit PNG). It warns when
+the stego carries no ``invimg hide`` metadata (then the model is only a guess)
+and when a JPEG meets a model that is not robust.
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ KEY_SECRETS = "invimg:secrets"
 MODEL_HELP = f"Shipped model name or path to a model card (.json). Default: {DEFAULT_MODEL}."
 FORCE_HELP = "Overwrite existing output file(s)."
 LOSSY = (".jpg", ".jpeg")
+ROBUST_HELP = (
+    "Use a model that survives JPEG and noise (the shipped robust model unless --model "
+    "names one); allows a .jpg stego."
+)
+CHANNEL_HELP = (
+    "Robust models: what the stego went through, e.g. jpeg:75, gaussian:2, round. "
+    "Default: the quality read from a JPEG file, else round (8-bit PNG)."
+)
 
 
 class LossyStegoError(UsageError):
@@ -57,24 +68,32 @@ def hide_command(
     secrets: list[Path] = typer.Argument(..., help="Secret image(s) to hide (1 for HiNet)."),
     output: Path = typer.Option(..., "-o", "--output", help="Stego image to write (.png)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
+    robust: bool = typer.Option(False, "--robust", help=ROBUST_HELP),
+    quality: int = typer.Option(90, "--quality", help="JPEG quality of a .jpg stego (1-100)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse secrets of another size."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Hide SECRET image(s) inside COVER; reveal them with `invimg reveal`."""
-    from ..hiding.api import check_secret_count, hide, resolve_model
+    from ..hiding.api import check_secret_count, default_robust_model, hide, resolve_model
 
     inputs = [cover, *secrets]
     check_output_path(output, force=force, inputs=inputs)
+    if not 1 <= quality <= 100:
+        raise UsageError(f"--quality must be from 1 to 100, got {quality}")
+    if robust and model == DEFAULT_MODEL:
+        model = default_robust_model()
     net = resolve_model(model)
+    if robust and not net.robust:
+        raise UsageError(f"--robust: model {model!r} is not robust (try --model riis-small)")
     if output.suffix.lower() in LOSSY and not net.robust:
         raise LossyStegoError(
             f"refusing to write the stego as JPEG ({output.name}): lossy compression destroys "
-            "the hidden image; use .png (or a model trained to be robust)"
+            "the hidden image; use .png (or a robust model: --robust)"
         )
     check_secret_count(len(secrets), net)
     stego = hide(_read(cover), [_read(s) for s in secrets], model=net, strict=strict)
     meta = {KEY_TASK: "hiding", KEY_MODEL: model_ref(model), KEY_SECRETS: str(net.num_secrets)}
-    write_image(output, stego, force=force, inputs=inputs, metadata=meta)
+    write_image(output, stego, force=force, inputs=inputs, metadata=meta, jpeg_quality=quality)
     typer.echo(f"wrote {output} ({len(secrets)} secret(s) hidden with {model})")
 
 
@@ -96,16 +115,18 @@ def reveal_command(
         "zeros", "--z", help="Stand-in for the lost information: zeros|gaussian."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the Gaussian z."),
+    channel: str | None = typer.Option(None, "--channel", help=CHANNEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Reveal the secret image(s) hidden in STEGO."""
-    from ..hiding.api import check_secret_count, resolve_model, reveal
+    from ..hiding.api import check_secret_count, resolve_model, reveal, reveal_channel
 
     check_choice("--z", z, ("zeros", "gaussian"))
     spec = model or _recorded_model(stego)
     net = resolve_model(spec)
     if secrets is not None:
         check_secret_count(secrets, net)
+    condition = reveal_channel(net, stego, channel)  # a bad --channel fails before any work
     targets = output_paths(output, net.num_secrets)
     for target in targets:
         check_output_path(target, force=force, inputs=[stego])
@@ -117,7 +138,8 @@ def reveal_command(
             UserWarning,
             stacklevel=1,
         )
-    outs = reveal(np.asarray(image.pixels), model=net, z=z, seed=seed)  # type: ignore[arg-type]
+    pixels = np.asarray(image.pixels)
+    outs = reveal(pixels, model=net, z=z, seed=seed, channel=condition)  # type: ignore[arg-type]
     for target, pixels in zip(targets, outs):
         write_image(target, pixels, force=force, inputs=[stego])
     typer.echo("wrote " + ", ".join(str(t) for t in targets))

@@ -64,24 +64,33 @@ def _train(task: str, config: str, overrides: list[str]) -> None:
 SET_HELP = "Override a recipe value, e.g. --set optim.lr=1e-4 (repeatable)."
 
 
-@train_app.command("hiding")
-@user_errors
-def train_hiding(
-    config: str = typer.Option(..., "--config", help="Recipe YAML path or shipped recipe name."),
-    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
-) -> None:
-    """Train HiNet / DeepMIH image hiding."""
-    _train("hiding", config, overrides)
+#: ``invimg train NAME`` → (the recipe's ``task``, what it trains).
+TRAINABLE: dict[str, tuple[str, str]] = {
+    "hiding": ("hiding", "Train HiNet / DeepMIH image hiding."),
+    "robust-hiding": ("robust_hiding", "Train RIIS robust hiding (from a trained HiNet)."),
+    "rescaling": ("rescaling", "Train IRN invertible rescaling / decolorization."),
+    "datahiding": ("datahiding", "Train the Steg-cINN colour generator for data hiding."),
+    "inversion": ("inversion", "Train the HOG decoder baseline or the rotnet feature network."),
+    "inpainting": ("inpainting", "Train the inpainting prior, PD-GAN or its feature network."),
+}
 
 
-@train_app.command("rescaling")
-@user_errors
-def train_rescaling(
-    config: str = typer.Option(..., "--config", help="Recipe YAML path or shipped recipe name."),
-    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
-) -> None:
-    """Train IRN invertible rescaling / decolorization."""
-    _train("rescaling", config, overrides)
+def _add_train_command(name: str, task: str, help_text: str) -> None:
+    @user_errors
+    def train(
+        config: str = typer.Option(
+            ..., "--config", help="Recipe YAML path or shipped recipe name."
+        ),
+        overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    ) -> None:
+        _train(task, config, overrides)
+
+    train.__doc__ = help_text
+    train_app.command(name, help=help_text)(train)
+
+
+for _name, (_task, _help) in TRAINABLE.items():
+    _add_train_command(_name, _task, _help)
 
 
 def _evaluate(

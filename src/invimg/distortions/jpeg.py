@@ -1,4 +1,4 @@
-"""Distortions for training models that must survive them: JPEG, real and differentiable.
+"""JPEG, real and differentiable, and the :class:`JPEG` distortion module built on both.
 
 Two ways to put JPEG inside a training graph, for two needs:
 
@@ -14,6 +14,12 @@ Two ways to put JPEG inside a training graph, for two needs:
   the gradient sees which coefficients the quantiser destroys. Its output
   differs from libjpeg's by the chroma upsampling filter and integer
   round-offs (a few 8-bit levels, measured in the tests).
+
+:class:`JPEG` is the uniform :class:`~invimg.distortions.Distortion`: the
+approximation in training (or, with ``train_forward="real"``, the real codec's
+values with the approximation's gradient), the real codec in evaluation.
+:func:`estimate_jpeg_quality` reads the quality back from a file's tables, so a
+JPEG stego tells a robust model what it went through.
 
 Shape: ``(N, 3, H, W)`` RGB in [0, 1] → the same; any H, W (padded to a
 multiple of 16 by edge replication internally and cropped back).
@@ -31,7 +37,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from .base import Distortion
+
 Rounding = Literal["cubic", "ste"]
+TrainForward = Literal["approx", "real"]
 
 # ITU-T T.81 Annex K (the tables libjpeg scales by quality), rows of 8×8.
 _LUMA_TABLE = [
@@ -91,9 +100,13 @@ class DiffJPEG(nn.Module):
     rgb_to_ycc: Tensor
     ycc_to_rgb: Tensor
 
-    def __init__(self, quality: int = 90, rounding: Rounding = "cubic") -> None:
+    def __init__(
+        self, quality: int = 90, rounding: Rounding = "cubic", subsampling: int = 2
+    ) -> None:
         super().__init__()
-        self.quality, self.rounding = quality, rounding
+        if subsampling not in (0, 2):
+            raise ValueError(f"subsampling must be 0 (4:4:4) or 2 (4:2:0), got {subsampling}")
+        self.quality, self.rounding, self.subsampling = quality, rounding, subsampling
         luma, chroma = quality_tables(quality)
         self.register_buffer("q_luma", luma.float())
         self.register_buffer("q_chroma", chroma.float())
@@ -106,9 +119,12 @@ class DiffJPEG(nn.Module):
         x = F.pad(x, (0, -w % 16, 0, -h % 16), mode="replicate") if (h % 16 or w % 16) else x
         ycc = torch.einsum("ij,njhw->nihw", self.rgb_to_ycc, x * 255)
         y = self._lossy(ycc[:, :1] - 128, self.q_luma)
-        chroma = F.avg_pool2d(ycc[:, 1:], 2)  # 4:2:0, centred at 128 after the offset
-        chroma = self._lossy(chroma, self.q_chroma)
-        chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
+        if self.subsampling == 2:  # 4:2:0, centred at 128 after the offset
+            chroma = F.avg_pool2d(ycc[:, 1:], 2)
+            chroma = self._lossy(chroma, self.q_chroma)
+            chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
+        else:
+            chroma = self._lossy(ycc[:, 1:], self.q_chroma)
         rgb = torch.einsum("ij,njhw->nihw", self.ycc_to_rgb, torch.cat((y + 128, chroma), 1))
         return (rgb / 255)[..., :h, :w]
 
@@ -122,7 +138,7 @@ class DiffJPEG(nn.Module):
         return blocks.transpose(3, 4).reshape(n, c, h, w)
 
     def extra_repr(self) -> str:
-        return f"quality={self.quality}, rounding={self.rounding!r}"
+        return f"quality={self.quality}, rounding={self.rounding!r}, subsampling={self.subsampling}"
 
 
 class _RealJPEG(torch.autograd.Function):
@@ -154,3 +170,74 @@ def jpeg_real(x: Tensor, quality: int = 90, subsampling: int = 2) -> Tensor:
     """The real codec on each image of ``(N, 3, H, W)``, with an identity gradient."""
     quality_tables(quality)
     return _RealJPEG.apply(x, quality, subsampling)
+
+
+class JPEG(Distortion):
+    """JPEG at ``strength`` = quality (1–100) with 4:2:0 (``subsampling=2``) or 4:4:4 chroma.
+
+    Training: :class:`DiffJPEG` (``train_forward="approx"``), or the real
+    codec's values with DiffJPEG's gradient (``"real"``: the network sees
+    exactly what libjpeg does and still learns which coefficients it loses).
+    Evaluation: the real codec (Pillow/libjpeg), identity gradient.
+    """
+
+    kind = "jpeg"
+    unit = "quality 1-100"
+
+    def __init__(
+        self,
+        strength: float = 90,
+        subsampling: int = 2,
+        train_forward: TrainForward = "approx",
+        rounding: Rounding = "cubic",
+    ) -> None:
+        if strength != int(strength):
+            raise ValueError(f"jpeg: quality must be an integer, got {strength:g}")
+        quality_tables(int(strength))  # range check with libjpeg's message
+        if train_forward not in ("approx", "real"):
+            raise ValueError(f"train_forward must be 'approx' or 'real', got {train_forward!r}")
+        super().__init__(strength)
+        self.quality, self.subsampling, self.train_forward = (
+            int(strength),
+            subsampling,
+            train_forward,
+        )
+        self.codec = DiffJPEG(self.quality, rounding, subsampling)
+
+    def approximate(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        approx = self.codec(x)
+        if self.train_forward == "approx":
+            return approx
+        real = jpeg_real(x.detach(), self.quality, self.subsampling)
+        return approx + (real - approx).detach()
+
+    def exact(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return jpeg_real(x, self.quality, self.subsampling)
+
+    def severity(self) -> float:
+        """0 at quality 100, 0.5 at 75, 1 at 50 and below."""
+        return min(1.0, (100 - self.quality) / 50)
+
+    def extra_repr(self) -> str:
+        forward = (
+            f", train_forward={self.train_forward!r}" if self.train_forward != "approx" else ""
+        )
+        return f"quality={self.quality}, subsampling={self.subsampling}{forward}"
+
+
+def estimate_jpeg_quality(tables: dict[int, list[int]] | list[list[int]]) -> int:
+    """The libjpeg quality whose scaled tables are nearest to ``tables`` (Pillow's
+    ``Image.quantization``: table 0 luma, table 1 chroma, natural order).
+
+    Exact for files written by libjpeg-based encoders (Pillow, OpenCV, most
+    cameras' software); for custom tables, the nearest standard quality.
+    """
+    given = list(tables.values()) if isinstance(tables, dict) else list(tables)
+    if not given or any(len(t) != 64 for t in given):
+        raise ValueError("JPEG quantisation tables must be 64 values each")
+    observed = [torch.tensor(t, dtype=torch.float64).view(8, 8) for t in given[:2]]
+
+    def distance(quality: int) -> float:
+        return sum(float((o - s).abs().sum()) for o, s in zip(observed, quality_tables(quality)))
+
+    return min(range(1, 101), key=distance)
