@@ -24,6 +24,10 @@ _LAZY = {
     "colorize": "invimg.rescaling.api",
     "invert": "invimg.inversion.api",
     "features_of": "invimg.inversion.api",
+    "embed": "invimg.datahiding.api",
+    "extract": "invimg.datahiding.api",
+    "capacity": "invimg.datahiding.api",
+    "inpaint": "invimg.inpainting.api",
 }
 
 
