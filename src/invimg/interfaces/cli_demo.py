@@ -130,6 +130,18 @@ def demo_command(
     except OSError as exc:
         raise OutputPathError(f"cannot create {show_path(out)}: {exc.strerror or exc}") from None
     _hiding_demo(out, model)
-    rescalers = [c.name for c in shipped_models() if c.task == "rescaling"]
-    if rescalers:
-        _rescaling_demo(rescalers[0])
+    rescalers = [c for c in shipped_models() if c.task == "rescaling"]
+    useful = [c.name for c in rescalers if _beats_bicubic(c.metrics.get("values", {}))]
+    if useful:
+        _rescaling_demo(useful[0])
+    elif rescalers:
+        typer.echo(
+            f"rescaling: skipped; the shipped {rescalers[0].name!r} is a preview that restores "
+            "worse than bicubic on held-out photos (its card and BENCHMARKS.md say by how much)"
+        )
+
+
+def _beats_bicubic(values: dict[str, float]) -> bool:
+    """Whether a rescaling card's measured restoration (either z) beats bicubic down+up."""
+    restored = max(values.get("irn_z0_psnr_y", 0.0), values.get("irn_zgauss_psnr_y", 0.0))
+    return restored > values.get("bicubic_psnr_y", float("inf"))
