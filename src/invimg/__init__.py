@@ -28,6 +28,7 @@ _LAZY = {
     "extract": "invimg.datahiding.api",
     "capacity": "invimg.datahiding.api",
     "inpaint": "invimg.inpainting.api",
+    "contact_sheet": "invimg.inpainting.api",
 }
 
 

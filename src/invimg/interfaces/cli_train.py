@@ -28,6 +28,7 @@ RECIPES = Path(__file__).resolve().parents[1] / "training" / "recipes"
 EVALUATORS = {
     "hiding": ("invimg.hiding.evaluation", "evaluate_hiding"),
     "rescaling": ("invimg.rescaling.evaluation", "evaluate_rescaling"),
+    "inpainting": ("invimg.inpainting.evaluation", "evaluate_inpainting"),
 }
 
 train_app = typer.Typer(
@@ -147,6 +148,19 @@ def eval_rescaling(
 ) -> None:
     """Restored-HR and LR quality (Y, border crop = scale) beside bicubic and Lanczos."""
     _evaluate("rescaling", model, folder, json_out, force)
+
+
+@eval_app.command("inpainting")
+@user_errors
+def eval_inpainting(
+    folder: Path = typer.Argument(..., help="Folder of 256×256 images."),
+    model: str = typer.Option("pdgan-small", "--model", help="Shipped model name or card path."),
+    samples: int = typer.Option(8, "-n", "--samples", min=2, help="Samples per image and mask."),
+    json_out: Path | None = typer.Option(None, "--json", help=JSON_HELP),
+    force: bool = typer.Option(False, "--force", help=EVAL_FORCE_HELP),
+) -> None:
+    """Blended PSNR/SSIM beside Telea and biharmonic, and diversity from the hole's border in."""
+    _evaluate("inpainting", model, folder, json_out, force, n=samples)
 
 
 @app.command("export")

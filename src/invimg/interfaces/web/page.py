@@ -20,6 +20,9 @@ from .options import Limits, ServeOptions
 TAB_MODULES = (
     "invimg.interfaces.web.hiding_tab",
     "invimg.interfaces.web.rescaling_tab",
+    "invimg.interfaces.web.datahiding_tab",
+    "invimg.interfaces.web.inpainting_tab",
+    "invimg.interfaces.web.inversion_tab",
 )
 #: All events that run a model share one queue slot pool of this id.
 MODEL_QUEUE = "invimg-models"
