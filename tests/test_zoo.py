@@ -141,3 +141,27 @@ def test_models_command_lists_the_good_cards_and_warns_of_a_broken_one(
     assert good.name in result.stdout
     assert "warning: cannot read model card" in result.stderr
     assert "aaa-broken.json" in result.stderr
+
+
+def test_load_typed_caches_refuses_other_tasks_and_sees_a_re_export(tmp_path: Path) -> None:
+    import os
+
+    from invimg.errors import WrongModelError
+    from invimg.hiding.base import HidingModel
+    from invimg.zoo.registry import load_typed
+
+    card_path = _saved(tmp_path)
+    first = load_typed(card_path, TinyInn, "tiny")
+    assert load_typed(card_path, TinyInn, "tiny") is first  # cached
+    assert load_typed(first, TinyInn, "tiny") is first
+    with pytest.raises(WrongModelError, match="is not a hiding model"):
+        load_typed(card_path, HidingModel, "hiding")
+    with pytest.raises(WrongModelError, match="TinyInn is not a hiding model"):
+        load_typed(first, HidingModel, "hiding")
+    _saved(tmp_path)  # re-exported: other random weights under the same card path
+    stamp = card_path.stat().st_mtime_ns + 10**9
+    os.utime(card_path, ns=(stamp, stamp))
+    again = load_typed(card_path, TinyInn, "tiny")
+    assert again is not first
+    differs = [not torch.equal(a, b) for a, b in zip(again.parameters(), first.parameters())]
+    assert any(differs)

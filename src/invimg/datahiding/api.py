@@ -25,7 +25,6 @@ Inputs may be paths, PIL images, NumPy arrays or tensors, as
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import PayloadError, UsageError, WrongModelError
+from ..errors import PayloadError, UsageError
 from ..io import as_image_tensor
+from ..zoo.registry import load_typed
 from . import ecc, frame
 from .embedding import DEFAULT_REFINE, DEFAULT_TILE, Layout, draw_latent, generate, receive
 from .model import SIZE_MULTIPLE, StegCINN
@@ -164,21 +164,7 @@ def extract(
 
 def resolve_model(model: ModelLike) -> StegCINN:
     """A Steg-cINN model from a shipped name, a card path, or a model object."""
-    if isinstance(model, StegCINN):
-        return model
-    if isinstance(model, torch.nn.Module):
-        raise WrongModelError(f"{type(model).__name__} is not a Steg-cINN model")
-    return _load_cached(str(model))
-
-
-@functools.lru_cache(maxsize=2)
-def _load_cached(name: str) -> StegCINN:
-    from ..zoo import load
-
-    net = load(name)
-    if not isinstance(net, StegCINN):
-        raise WrongModelError(f"model {name!r} ({type(net).__name__}) is not a Steg-cINN model")
-    return net
+    return load_typed(model, StegCINN, "Steg-cINN")
 
 
 def _as_payload(payload: PayloadLike) -> Payload:

@@ -31,7 +31,6 @@ exactly what a PNG will store, so what ``reveal`` sees after saving is what
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from typing import Any
@@ -42,9 +41,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..distortions import Distortion, estimate_jpeg_quality, parse_distortion
-from ..errors import InputImageError, ModelError, UsageError, WrongModelError
+from ..errors import InputImageError, ModelError, UsageError
 from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..tiling import pad_to_multiple, run_tiled
+from ..zoo.registry import load_typed
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
 from .riis import RIIS
 
@@ -198,21 +198,7 @@ def default_robust_model() -> str:
 
 def resolve_model(model: ModelLike) -> HidingModel:
     """A hiding model from a shipped name, a card path, or a model object."""
-    if isinstance(model, HidingModel):
-        return model
-    if isinstance(model, torch.nn.Module):
-        raise WrongModelError(f"{type(model).__name__} is not a hiding model")
-    return _load_cached(str(model))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_cached(name: str) -> HidingModel:
-    from ..zoo import load
-
-    net = load(name)
-    if not isinstance(net, HidingModel):
-        raise WrongModelError(f"model {name!r} ({type(net).__name__}) is not a hiding model")
-    return net
+    return load_typed(model, HidingModel, "hiding")
 
 
 def check_secret_count(count: int, net: HidingModel) -> None:

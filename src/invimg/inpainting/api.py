@@ -22,7 +22,6 @@ pixels, bit for bit; only the hole is drawn.
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from typing import Any
@@ -36,6 +35,7 @@ from torch import Tensor
 from ..errors import InputImageError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..tiling import pad_to_multiple
+from ..zoo.registry import load_typed
 from .masks import known_from_hole, load_mask
 from .pdgan import PDGAN
 
@@ -49,23 +49,13 @@ MAX_STRENGTH = 4.0
 ModelLike = str | os.PathLike[str] | PDGAN
 
 
-@functools.lru_cache(maxsize=4)
-def _load_cached(name: str) -> PDGAN:
-    from ..zoo import load
-
-    net = load(name)
-    if not isinstance(net, PDGAN):
-        raise WrongModelError(f"model {name!r} ({type(net).__name__}) is not a PD-GAN model")
-    return net
-
-
 def resolve_model(model: ModelLike) -> PDGAN:
     """A PD-GAN module from a shipped name, a card path or the module itself."""
     if isinstance(model, PDGAN):
         return model.eval()  # spectral norm must not update its estimate between samples
     if isinstance(model, torch.nn.Module):
         raise WrongModelError(f"{type(model).__name__} is not a PD-GAN model")
-    return _load_cached(str(model))
+    return load_typed(model, PDGAN, "PD-GAN")
 
 
 def default_strength(net: PDGAN) -> float:

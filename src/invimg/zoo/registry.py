@@ -11,20 +11,21 @@ same way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import ModelError
+from ..errors import ModelError, WrongModelError
 from .architectures import build_model, config_dict
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -218,3 +219,34 @@ def _atomic(path: Path, write: Any) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def load_typed(model: str | os.PathLike[str] | nn.Module, kind: type[M], what: str) -> M:
+    """A ``kind`` model from an instance, a shipped name or a card path, loaded once.
+
+    Why one function: every task API accepts the same three forms and must
+    refuse a model of another task with one clear line. Loads are cached; a
+    card path is keyed by its absolute path and modification time, so a
+    re-exported card is never served stale.
+    """
+    if isinstance(model, kind):
+        return model
+    if isinstance(model, nn.Module):
+        raise WrongModelError(f"{type(model).__name__} is not a {what} model")
+    name = os.fspath(model)
+    path = Path(name)
+    if path.suffix in (".json", ".safetensors") and path.is_file():
+        net = _load_cached(str(path.resolve()), path.stat().st_mtime_ns)
+    else:
+        net = _load_cached(name, 0)
+    if not isinstance(net, kind):
+        raise WrongModelError(f"model {name!r} ({type(net).__name__}) is not a {what} model")
+    return net
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(name: str, _version: int) -> nn.Module:
+    return load(name)
