@@ -142,15 +142,9 @@ class RIIS(HidingModel):
     """HiNet (``self.flow``) plus CEM, CANP and their modulation; see the module docstring."""
 
     @dataclass
-    class Config:
+    class Config(HiNet.Config):
         """HiNet's fields (the invertible part) and the reveal-side networks' sizes."""
 
-        num_blocks: int = 16
-        growth: int = 32
-        slope: float = 0.01
-        clamp: float = 2.0
-        init_scale: float = 0.01
-        memory_saving: bool = False
         #: Channels and residual blocks of the CEM and of the CANP; width of the embedding.
         features: int = 64
         enhance_blocks: int = 4

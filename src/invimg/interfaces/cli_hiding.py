@@ -122,7 +122,7 @@ def reveal_command(
     from ..hiding.api import check_secret_count, resolve_model, reveal, reveal_channel
 
     check_choice("--z", z, ("zeros", "gaussian"))
-    spec = model or _recorded_model(stego)
+    spec = model or recorded_hiding_model(stego)
     net = resolve_model(spec)
     if secrets is not None:
         check_secret_count(secrets, net)
@@ -145,7 +145,7 @@ def reveal_command(
     typer.echo("wrote " + ", ".join(str(t) for t in targets))
 
 
-def _recorded_model(stego: Path) -> str:
+def recorded_hiding_model(stego: Path) -> str:
     """The model recorded by ``hide`` in the stego's metadata, else the default (warned)."""
     meta = read_metadata(stego)
     task = meta.get(KEY_TASK)

@@ -21,9 +21,8 @@ import numpy as np
 import typer
 
 from ..errors import OutputPathError, PayloadError, UsageError
-from ..io import check_output_file, check_output_path, write_png
+from ..io import check_output_file, check_output_path, write_bytes, write_png
 from ..io.images import show_path
-from ..io.writing import _atomic_write
 from .cli import app
 from .common import read_input, user_errors
 
@@ -109,10 +108,7 @@ def extract_command(
         raise PayloadError(f"{show_path(stego)} is a JPEG: lossy compression destroys payloads")
     payload = extract_payload(np.asarray(image.pixels), password, model=model)
     if output is not None:
-        target = check_output_file(output, force=force, inputs=[stego])
-        _atomic_write(
-            target, lambda fh: fh.write(payload.data), force=force, shown=show_path(output)
-        )
+        write_bytes(output, payload.data, force=force, inputs=[stego])
         typer.echo(f"wrote {output} ({len(payload.data)} bytes)")
     elif payload.kind == "text":
         sys.stdout.write(payload.text + ("" if payload.text.endswith("\n") else "\n"))

@@ -42,7 +42,7 @@ def _read(path: Path) -> np.ndarray:
     return read_input(path).pixels
 
 
-def _load(spec: str, kind: str) -> Any:
+def load_rescaling_model(spec: str, kind: str) -> Any:
     """Load model ``spec`` and check it does ``kind`` (a wrong model is a model error)."""
     from ..rescaling import IRN, IRNJPEG, IRNColor
     from ..rescaling.api import resolve_model
@@ -70,7 +70,7 @@ def downscale_command(
     check_output_path(output, force=force, inputs=[image])
     spec = model or default_rescaling_model(scale)
     pixels = _read(image)
-    net = _load(spec, "rescaling")
+    net = load_rescaling_model(spec, "rescaling")
     if scale is not None and net.scale != scale:
         raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     quality = getattr(net, "jpeg_quality", None)
@@ -112,7 +112,7 @@ def upscale_command(
     check_output_path(output, force=force, inputs=[image])
     check_choice("--z", z, ("zeros", "gaussian"))
     pixels = _read(image)
-    meta = _metadata(image, "rescaling")
+    meta = task_metadata(image, "rescaling")
     if not meta:
         warnings.warn(
             f"{image} was not made by `invimg downscale`: IRN can only restore detail "
@@ -120,13 +120,13 @@ def upscale_command(
             UserWarning,
             stacklevel=1,
         )
-    recorded = _int(meta.get(KEY_SCALE))
+    recorded = int_or_none(meta.get(KEY_SCALE))
     spec = model or (recorded_model(meta, image) if scale in (None, recorded) else None)
     spec = spec or default_rescaling_model(scale or recorded)
-    net = _load(spec, "rescaling")
+    net = load_rescaling_model(spec, "rescaling")
     if scale is not None and net.scale != scale:
         raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
-    size = _recorded_size(meta, pixels.shape[:2], net.scale)
+    size = recorded_size(meta, pixels.shape[:2], net.scale)
     hr = upscale(pixels, model=net, z=z, seed=seed, size=size)  # type: ignore[arg-type]
     write_image(output, hr, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({hr.shape[1]}×{hr.shape[0]}, ×{net.scale}, {spec}, z={z})")
@@ -145,7 +145,7 @@ def decolorize_command(
 
     check_output_path(output, force=force, inputs=[image])
     pixels = _read(image)
-    grey = decolorize(pixels, model=_load(model, "color"))
+    grey = decolorize(pixels, model=load_rescaling_model(model, "color"))
     meta = {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
     write_image(
         output, np.repeat(grey[..., None], 3, axis=2), force=force, inputs=[image], metadata=meta
@@ -166,7 +166,7 @@ def colorize_command(
 
     check_output_path(output, force=force, inputs=[image])
     pixels = _read(image)
-    meta = _metadata(image, "decolorization")
+    meta = task_metadata(image, "decolorization")
     if not meta:
         warnings.warn(
             f"{image} was not made by `invimg decolorize`: its colours were never "
@@ -175,12 +175,12 @@ def colorize_command(
             stacklevel=1,
         )
     spec = model or recorded_model(meta, image) or "irn-color"
-    rgb = colorize(pixels, model=_load(spec, "color"))
+    rgb = colorize(pixels, model=load_rescaling_model(spec, "color"))
     write_image(output, rgb, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({rgb.shape[1]}×{rgb.shape[0]}, {spec})")
 
 
-def _metadata(path: Path, task: str) -> dict[str, str]:
+def task_metadata(path: Path, task: str) -> dict[str, str]:
     """invimg's metadata of ``path`` if it was written for ``task``, else {}."""
     try:
         meta = read_metadata(path)
@@ -189,19 +189,19 @@ def _metadata(path: Path, task: str) -> dict[str, str]:
     return meta if meta.get(KEY_TASK) == task else {}
 
 
-def _int(text: str | None) -> int | None:
+def int_or_none(text: str | None) -> int | None:
     try:
         return int(text) if text is not None else None
     except ValueError:
         return None
 
 
-def _recorded_size(
+def recorded_size(
     meta: dict[str, str], lr_hw: tuple[int, ...], scale: int
 ) -> tuple[int, int] | None:
     """The original (H, W) if recorded and consistent with this LR image and scale."""
     w_text, _, h_text = meta.get(KEY_SIZE, "").partition("x")
-    h, w = _int(h_text), _int(w_text)
+    h, w = int_or_none(h_text), int_or_none(w_text)
     if h is None or w is None:
         return None
     if -(-h // scale) != lr_hw[0] or -(-w // scale) != lr_hw[1]:

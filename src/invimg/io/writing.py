@@ -97,14 +97,20 @@ def check_output_file(
     return target
 
 
+def write_bytes(
+    path: PathLike, data: bytes, *, force: bool = False, inputs: Sequence[PathLike] = ()
+) -> Path:
+    """Write bytes with the same guarantees as :func:`write_image` (atomic, no clobbering)."""
+    target = check_output_file(path, force=force, inputs=inputs)
+    _atomic_write(target, lambda fh: fh.write(data), force=force, shown=show_path(path))
+    return target
+
+
 def write_text(
     path: PathLike, text: str, *, force: bool = False, inputs: Sequence[PathLike] = ()
 ) -> Path:
-    """Write UTF-8 text with the same guarantees as :func:`write_image` (atomic, no clobbering)."""
-    target = check_output_file(path, force=force, inputs=inputs)
-    data = text.encode("utf-8")
-    _atomic_write(target, lambda fh: fh.write(data), force=force, shown=show_path(path))
-    return target
+    """Write UTF-8 text with the guarantees of :func:`write_bytes` (e.g. a JSON report)."""
+    return write_bytes(path, text.encode("utf-8"), force=force, inputs=inputs)
 
 
 def write_image(

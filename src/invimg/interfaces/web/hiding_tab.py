@@ -105,11 +105,11 @@ def reveal_images(
 ) -> tuple[Any, ...]:
     """Reveal; return the secrets, the report (measured when originals are given), the files."""
     from ...hiding.api import resolve_model, reveal
-    from ..cli_hiding import _recorded_model
+    from ..cli_hiding import recorded_hiding_model
 
     stego_image = read_upload(stego, "stego", limits)
     assert stego is not None  # read_upload refused a missing upload
-    spec = _recorded_model(Path(stego)) if model == RECORDED else model
+    spec = recorded_hiding_model(Path(stego)) if model == RECORDED else model
     net = resolve_model(spec)
     if stego_image.format == "JPEG" and not net.robust:
         note("the stego is a JPEG: lossy compression damages the hidden image")

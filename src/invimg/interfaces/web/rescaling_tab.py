@@ -70,11 +70,11 @@ def colour_models() -> list[str]:
 def downscale_image(limits: Limits, model: str, image: str | None) -> tuple[Any, ...]:
     """Downscale; return the small image, the image restored from it, the report, the files."""
     from ...rescaling.api import downscale, upscale
-    from ..cli_rescaling import KEY_SCALE, KEY_SIZE, _load
+    from ..cli_rescaling import KEY_SCALE, KEY_SIZE, load_rescaling_model
     from ..common import KEY_MODEL, KEY_TASK, model_ref
 
     original = read_upload(image, "image", limits)
-    net = _load(model, "rescaling")
+    net = load_rescaling_model(model, "rescaling")
     s, h, w = net.scale, original.height, original.width
     small = downscale(original.pixels, model=net)
     restored = upscale(small, model=net, size=(h, w))
@@ -98,24 +98,30 @@ def upscale_image(
 ) -> tuple[Any, ...]:
     """Upscale an image made by Downscale; measured when the original is given."""
     from ...rescaling.api import default_rescaling_model, upscale
-    from ..cli_rescaling import KEY_SCALE, _int, _load, _metadata, _recorded_size
+    from ..cli_rescaling import (
+        KEY_SCALE,
+        int_or_none,
+        load_rescaling_model,
+        recorded_size,
+        task_metadata,
+    )
     from ..common import recorded_model
 
     small = read_upload(image, "small image", limits)
     assert image is not None  # read_upload refused a missing upload
-    meta = _metadata(Path(image), "rescaling")
+    meta = task_metadata(Path(image), "rescaling")
     if not meta:
         note(
             "the image was not made by Downscale (`invimg downscale`): IRN can only restore "
             "detail that its own downscaling hid, so this is not super-resolution"
         )
-    recorded = _int(meta.get(KEY_SCALE))
+    recorded = int_or_none(meta.get(KEY_SCALE))
     if model == RECORDED:
         spec = recorded_model(meta, Path(image)) or default_rescaling_model(recorded)
     else:
         spec = model
-    net = _load(spec, "rescaling")
-    size = _recorded_size(meta, small.pixels.shape[:2], net.scale)
+    net = load_rescaling_model(spec, "rescaling")
+    size = recorded_size(meta, small.pixels.shape[:2], net.scale)
     h, w = size or (small.height * net.scale, small.width * net.scale)
     check_result_size(h, w, limits, "the restored image")
     restored = upscale(small.pixels, model=net, size=size)
@@ -129,11 +135,11 @@ def upscale_image(
 def decolorize_image(limits: Limits, model: str, image: str | None) -> tuple[Any, ...]:
     """Make the grey image; return it, the colours restored from it, the report, the files."""
     from ...rescaling.api import colorize, decolorize
-    from ..cli_rescaling import _load
+    from ..cli_rescaling import load_rescaling_model
     from ..common import KEY_MODEL, KEY_TASK, model_ref
 
     original = read_upload(image, "image", limits)
-    net = _load(model, "color")
+    net = load_rescaling_model(model, "color")
     grey = np.repeat(decolorize(original.pixels, model=net)[..., None], 3, axis=2)
     restored = colorize(grey, model=net)
     meta = {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
@@ -157,19 +163,19 @@ def colorize_image(
 ) -> tuple[Any, ...]:
     """Restore the colours of a grey image made by Decolorize; measured when given the original."""
     from ...rescaling.api import colorize
-    from ..cli_rescaling import _load, _metadata
+    from ..cli_rescaling import load_rescaling_model, task_metadata
     from ..common import recorded_model
 
     grey = read_upload(image, "grey image", limits)
     assert image is not None  # read_upload refused a missing upload
-    meta = _metadata(Path(image), "decolorization")
+    meta = task_metadata(Path(image), "decolorization")
     if not meta:
         note(
             "the image was not made by Decolorize (`invimg decolorize`): its colours were "
             "never stored, so they will be guessed, not restored"
         )
     spec = model if model != RECORDED else recorded_model(meta, Path(image)) or _default_colour()
-    restored = colorize(grey.pixels, model=_load(spec, "color"))
+    restored = colorize(grey.pixels, model=load_rescaling_model(spec, "color"))
     path = save_result(new_result_folder(), f"{stem(image, 'image')}-colour", restored)
     rows = _measured(optional_upload(reference, "original", limits), restored, 0)
     return path, report(rows, COLOUR_PROTOCOL, [f"Model: {spec}."]), [path]
