@@ -23,7 +23,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from invimg.hiding.hinet import HiNet
-from invimg.interfaces import cli
+from invimg.interfaces import cli, entry
 from invimg.interfaces.cli import _register_commands, app
 from invimg.io import read_png_metadata
 from invimg.rescaling.irn import IRN
@@ -227,6 +227,24 @@ def test_interrupt_while_importing_is_one_line(
         assert exc.code == 130
     else:
         pytest.fail("main() returned after Ctrl-C")
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_interrupt_while_the_command_line_is_imported_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script's own module catches Ctrl-C before Typer and torch load."""
+
+    class InterruptImport:
+        def find_spec(self, name: str, *args: object) -> None:
+            if name == "invimg.interfaces.cli":
+                raise KeyboardInterrupt
+
+    monkeypatch.delitem(sys.modules, "invimg.interfaces.cli")
+    monkeypatch.setattr(sys, "meta_path", [InterruptImport(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 130
     assert capsys.readouterr().err == "error: interrupted\n"
 
 

@@ -1,5 +1,5 @@
 """``python -m invimg`` runs the command line, as the ``invimg`` script does."""
 
-from invimg.interfaces.cli import main
+from invimg.interfaces.entry import main
 
 main()
