@@ -183,18 +183,29 @@ def upload(page: Any, elem_id: str, path: Path) -> None:
     page.locator(f"#{elem_id} img").wait_for()
 
 
-def run_and_download(server: Server, page: Any, key: str, target: Path) -> list[float]:
-    """Click ``key``'s button, download its first file; return the report's first row."""
-    page.click(f"#{key}-button")
+def click_and_download(server: Server, page: Any, key: str, target: Path) -> None:
+    """Click ``key``'s button and download the first file of the (new) result."""
     link = page.locator(f"#{key}-files a[download]").first
+    before = link.get_attribute("href") if link.count() else None
+    page.click(f"#{key}-button")
     try:
-        link.wait_for(timeout=120_000)
+        page.wait_for_function(
+            "([sel, old]) => { const a = document.querySelector(sel);"
+            " return a !== null && a.getAttribute('href') !== old; }",
+            arg=[f"#{key}-files a[download]", before],
+            timeout=120_000,
+        )
     except sync_api.TimeoutError:
         pytest.fail(f"no result from {key}; the page says: {page.inner_text('body')[-400:]}")
     server.seen_files.append(Path(unquote(link.get_attribute("href").split("file=", 1)[1])))
     with page.expect_download() as download:
         link.click()
     download.value.save_as(target)
+
+
+def run_and_download(server: Server, page: Any, key: str, target: Path) -> list[float]:
+    """Click ``key``'s button, download its first file; return the report's first row."""
+    click_and_download(server, page, key, target)
     cells = page.locator(f"#{key}-report table tbody tr").first.locator("td").all_inner_texts()
     return [float(c) for c in cells[1:]]
 
@@ -271,6 +282,44 @@ def test_downscale_download_then_upscale_in_the_browser(
     assert measured > 18  # a wrong or shifted image: about 12 dB; the preview model: 22 dB
     assert shown[2] == pytest.approx(measured, abs=0.01)
     screenshot(page, "upscale")
+
+
+def test_paint_a_hole_then_upload_a_mask_and_inpaint_in_the_browser(
+    server: Server, browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.page
+    page.goto(server.url)
+    open_tab(page, "Inpaint")
+    photo = crop("cover", tmp_path / "photo.png")
+    original = pixels(photo)
+    with page.expect_file_chooser() as chooser:  # the editor's own upload button
+        page.locator("#inpaint-editor [aria-label='Upload']").click()
+    chooser.value.set_files(str(photo))
+    page.locator("#inpaint-editor [aria-label='Brush']").click()
+    box = page.locator("#inpaint-editor canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 30, y)
+    page.mouse.down()
+    for step in range(16):  # one brush stroke across the middle of the photo
+        page.mouse.move(x - 30 + 4 * step, y + step)
+    page.mouse.up()
+    painted = tmp_path / "painted.png"
+    click_and_download(server, page, "inpaint", painted)
+    changed = (pixels(painted) != original).any(-1)
+    assert changed.any()  # the painted hole was filled ...
+    assert changed.mean() < 0.7 and not changed[:12].any() and not changed[-12:].any()  # only it
+    screenshot(page, "inpaint")
+
+    hole = np.zeros(original.shape[:2], np.uint8)
+    hole[40:80, 30:100] = 255
+    mask = tmp_path / "mask.png"
+    Image.fromarray(hole).save(mask)
+    upload(page, "inpaint-mask", mask)  # an uploaded mask takes precedence over the brush
+    record_uploads(server, page, "inpaint-mask")
+    sample = tmp_path / "sample.png"
+    click_and_download(server, page, "inpaint", sample)
+    expected = invimg.inpaint(original, hole, n=4, seed=0)[0]  # what the library makes
+    np.testing.assert_array_equal(pixels(sample), expected)
 
 
 def test_limits_are_one_clear_message_on_the_page(
