@@ -45,7 +45,11 @@ PROTOCOL = {
         "a latin-1 string; stegano writes its UTF-8 encoding, so bytes >= 0x80 take 16 bits and "
         "its LSBs carry about 1.5x the payload bits, not uniformly distributed"
     ),
-    "z": "standard-normal latent: magnitudes |N(0,1)| drawn with --seed, signs = whitened bits",
+    "z": (
+        "standard-normal latent: magnitudes |N(0,1)| drawn with --seed, signs = whitened bits; "
+        "where embed's read-back fails, closed-loop correction moves the latents read back "
+        "wrong (invimg.datahiding.embedding.correct_latent, at most 3 passes)"
+    ),
 }
 
 
@@ -126,6 +130,7 @@ def main() -> None:
         ours = row["steg_cinn"]
         detail = (
             f"raw errors {ours['raw_sign_error_rate']:.4f}, margin {ours['margin_bytes']}, "
+            f"corrections {ours['corrections']}, "
             f"ΔE00 {ours['delta_e00']:.2f}, embed {ours['embed_s']:.1f}s"
             if stego is not None
             else ours["error"]

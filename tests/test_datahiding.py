@@ -20,6 +20,7 @@ import invimg
 from invimg.datahiding import api
 from invimg.datahiding.color import lab_to_rgb, rgb_to_lab
 from invimg.datahiding.crypto import AuthenticationError
+from invimg.datahiding.embedding import correct_latent
 from invimg.datahiding.model import StegCINN
 from invimg.datahiding.task import DataHidingTask
 from invimg.errors import PayloadError
@@ -143,6 +144,28 @@ def test_wrong_password_and_tampering_are_errors(
         api.extract(tampered, "pw", model=shipped)
     with pytest.raises(PayloadError):
         api.extract(cover, "pw", model=shipped)  # a photo with nothing in it
+
+
+def test_correction_moves_only_the_latents_read_back_wrong_or_too_close_to_zero() -> None:
+    intended = np.array([1.2, -0.7, 0.05, -1.5], np.float32)
+    read_back = np.array([1.1, 0.4, 0.02, -1.4], np.float32)  # 2nd flipped, 3rd too weak
+    corrected = correct_latent(intended, read_back, intended)
+    np.testing.assert_array_equal(corrected[[0, 3]], intended[[0, 3]])
+    assert corrected[1] < intended[1] and corrected[2] > intended[2]
+
+
+def test_a_dark_cover_holds_a_full_payload_thanks_to_closed_loop_correction(
+    cover: np.ndarray, shipped: StegCINN, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dark = np.round(cover * 0.15).astype(np.uint8)  # little sRGB gamut left for colour
+    payload = np.random.default_rng(3).bytes(api.capacity(dark))
+    stego, report = api.embed_with_report(dark, payload, "pw", model=shipped, seed=0)
+    assert report.corrections >= 1
+    back = np.asarray(read_image(write_png(tmp_path / "dark.png", stego)).pixels)
+    assert api.extract(back, "pw", model=shipped) == payload
+    monkeypatch.setattr(api, "CORRECTION_PASSES", 0)
+    with pytest.raises(PayloadError, match="reliably"):
+        api.embed(dark, payload, "pw", model=shipped, seed=0)
 
 
 def test_too_large_payload_is_refused_before_the_model_runs(cover: np.ndarray) -> None:

@@ -15,7 +15,9 @@ never wrong data.
 ``embed`` checks its own work: it reads the payload back from the 8-bit
 stego it is about to return (exactly what a PNG will hold) and keeps it only
 if every error-correction block has ``SAFETY_MARGIN`` spare bytes; otherwise
-it draws new latent magnitudes and tries again (``EMBED_ATTEMPTS`` in all).
+it corrects the latent in closed loop (``CORRECTION_PASSES`` times, see
+:mod:`.embedding`), then draws new latent magnitudes and starts again
+(``EMBED_ATTEMPTS`` in all).
 A payload over :func:`capacity` is refused before the model runs. Save the
 stego losslessly (PNG): JPEG destroys it.
 
@@ -36,13 +38,23 @@ from ..errors import PayloadError, UsageError
 from ..io import as_image_tensor
 from ..zoo.registry import load_typed
 from . import ecc, frame
-from .embedding import DEFAULT_REFINE, DEFAULT_TILE, Layout, draw_latent, generate, receive
+from .embedding import (
+    DEFAULT_REFINE,
+    DEFAULT_TILE,
+    Layout,
+    correct_latent,
+    draw_latent,
+    generate,
+    receive,
+)
 from .model import SIZE_MULTIPLE, StegCINN
 from .payload import OVERHEAD, Payload, pack, unpack
 
 #: The shipped model: a small cINN trained on a CPU (see its card and BENCHMARKS.md).
 DEFAULT_MODEL = "steg-cinn"
-EMBED_ATTEMPTS = 5
+EMBED_ATTEMPTS = 2
+#: Closed-loop corrections of the latent within one attempt.
+CORRECTION_PASSES = 3
 #: Spare correctable bytes every codeword must keep in embed's own read-back. The
 #: read-back is exact on the machine that embeds; another machine's float rounding can
 #: flip only latents within ~1e-6 of zero, which a spare byte or two absorbs.
@@ -67,12 +79,14 @@ class EmbedReport:
     """How an embedding went: the code used and how much margin the read-back kept.
 
     ``margin``: the fewest spare correctable bytes over the body's codewords;
-    ``bit_error_rate``: the fraction of latent signs the read-back got wrong.
+    ``bit_error_rate``: the fraction of latent signs the read-back got wrong;
+    ``corrections``: closed-loop correction passes in the accepted attempt.
     """
 
     code: ecc.Code
     latent_count: int
     attempts: int
+    corrections: int
     margin: int
     bit_error_rate: float
     packed_bytes: int
@@ -117,16 +131,25 @@ def embed_with_report(
     framed = frame.build(packed, password, layout.latent_count, rng)
     net = resolve_model(model)
     for attempt in range(1, EMBED_ATTEMPTS + 1):
-        stego = generate(net, rgb, draw_latent(framed.signs, rng), layout, refine)
-        values = receive(net, stego, layout)
-        margins = framed.margins(values)  # header codeword first
-        if margins.min() >= SAFETY_MARGIN:
-            errors = float(np.mean(np.sign(values) != framed.signs))
-            margin = int(margins[1:].min())
-            report = EmbedReport(
-                framed.code, layout.latent_count, attempt, margin, errors, len(packed)
-            )
-            return stego[0].permute(1, 2, 0).numpy().copy(), report
+        intended = draw_latent(framed.signs, rng)
+        latent = intended
+        for corrections in range(CORRECTION_PASSES + 1):
+            stego = generate(net, rgb, latent, layout, refine)
+            values = receive(net, stego, layout)
+            margins = framed.margins(values)  # header codeword first
+            if margins.min() >= SAFETY_MARGIN:
+                errors = float(np.mean(np.sign(values) != framed.signs))
+                report = EmbedReport(
+                    framed.code,
+                    layout.latent_count,
+                    attempt,
+                    corrections,
+                    int(margins[1:].min()),
+                    errors,
+                    len(packed),
+                )
+                return stego[0].permute(1, 2, 0).numpy().copy(), report
+            latent = correct_latent(latent, values, intended)
     raise PayloadError(
         f"could not hide {len(packed)} bytes reliably in this cover after {EMBED_ATTEMPTS} "
         "attempts: use a smaller payload or a larger, more colourful cover"

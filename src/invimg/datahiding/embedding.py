@@ -17,6 +17,17 @@
   passes changed the raw sign error rate by less than 0.1 % (relative 1 %)
   on four held-out 256² crops, for three times the work.
 * **Reception** (extract): ``z' = cINN(ab' | L')`` from the 8-bit stego.
+* **Closed-loop correction** (embed, only when the read-back fails the
+  self-check): the channel latent → 8-bit stego → latent is known to the
+  embedder, so it pre-compensates it. Every latent whose read-back ``z'`` has
+  the wrong sign or less than ``CORRECTION_MARGIN`` on the right side moves
+  by ``CORRECTION_GAIN · (target − z')`` (target: the intended value, at
+  least the margin from zero), and the stego is generated again. On the
+  darkest held-out photo (47 % of pixels with L* < 8, where gamut clipping
+  and rounding flip many signs) one pass took the raw sign errors from 10.9 %
+  to 5.5 % and every codeword from failing to 14 spare bytes. The price: the
+  corrected values are no longer an exact half-normal draw, so it runs only
+  for covers that need it.
 """
 
 from __future__ import annotations
@@ -36,6 +47,9 @@ from .model import SIZE_MULTIPLE, StegCINN
 DEFAULT_TILE = 2048
 #: Regeneration passes conditioned on the stego's own lightness (see module doc; 0: off).
 DEFAULT_REFINE = 0
+#: Closed-loop correction (module doc): step size, and the read-back margin it aims for.
+CORRECTION_GAIN = 0.5
+CORRECTION_MARGIN = 0.3
 
 
 @dataclass(frozen=True)
@@ -124,3 +138,13 @@ def draw_latent(signs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A standard-normal latent with the given signs: half-normal magnitudes (exactly N(0, 1)
     when the signs are uniform and independent, as whitened bits are)."""
     return signs * np.abs(rng.standard_normal(len(signs)))
+
+
+def correct_latent(latent: np.ndarray, read_back: np.ndarray, intended: np.ndarray) -> np.ndarray:
+    """One closed-loop correction step (module doc): ``latent`` moved so that the next
+    read-back lands nearer ``intended`` wherever this one was wrong or too close to zero."""
+    signs = np.sign(intended)
+    target = signs * np.maximum(np.abs(intended), CORRECTION_MARGIN)
+    weak = signs * read_back < CORRECTION_MARGIN
+    step = CORRECTION_GAIN * (target - read_back) * weak
+    return (latent + step).astype(latent.dtype)

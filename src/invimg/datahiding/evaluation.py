@@ -96,6 +96,7 @@ def run_steg_cinn(
         "raw_sign_error_rate": report.bit_error_rate,
         "margin_bytes": report.margin,
         "attempts": report.attempts,
+        "corrections": report.corrections,
         "code": {
             "repeat": report.code.repeat,
             "codeword": report.code.length,

@@ -104,7 +104,8 @@ def embed_data(
         "bytes of incompressible data.",
         f"PSNR on CIE L*: {measured['psnr_lstar']:.2f} dB; mean colour difference "
         f"CIEDE2000 ΔE: {measured['delta_e00']:.2f}. Read-back check: "
-        f"{done.margin} spare correctable bytes per block (attempt {done.attempts}).",
+        f"{done.margin} spare correctable bytes per block (attempt {done.attempts}, "
+        f"{done.corrections} closed-loop corrections).",
         f"Model: {model}. {ENCRYPTED if password else NOT_ENCRYPTED} Send the stego **as the "
         "PNG from Download**: any re-encoding destroys the payload.",
     ]
