@@ -153,6 +153,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    args.out.with_suffix(".partial.json").unlink(missing_ok=True)  # superseded by the report
     if args.card is not None:
         record_in_card(args.card, args.label, summary, str(args.data))
     print(report["markdown"])
