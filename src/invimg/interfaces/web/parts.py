@@ -11,7 +11,6 @@ is process-wide, cannot be used).
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import html
 import logging
@@ -29,6 +28,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from ...allocator import release_freed_memory
 from ...errors import InputImageError, InvimgError, UsageError, one_line
 from ...io import LoadedImage, quantize_8bit, read_image, write_image
 from ...metrics import quality_report
@@ -145,28 +145,6 @@ def on_page(func: F) -> F:
         return result
 
     return wrapper  # type: ignore[return-value]
-
-
-def _libc_malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, where there is one (Linux with glibc)."""
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-_MALLOC_TRIM = _libc_malloc_trim()
-
-
-def release_freed_memory() -> None:
-    """Give the memory a request freed back to the system (glibc keeps it otherwise).
-
-    A request allocates hundreds of MB of activations in worker threads; glibc
-    keeps what they free in per-thread arenas, so without this the server's
-    resident memory would stay at its peak long after the requests are done.
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def note(text: str) -> None:
