@@ -48,9 +48,11 @@ from ..zoo.registry import load_typed
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
 from .riis import RIIS
 
-#: Default model: the one shipped first, a CPU-trained 8-block HiNet (the full
-#: ``hinet`` comes later). The CLI and the demo use it too.
-DEFAULT_MODEL = "hinet-small"
+#: The shipped model used when none is named, by number of secrets: CPU-trained
+#: previews, an 8-block HiNet and an 8-block-per-stage DeepMIH (the full ``hinet``
+#: and ``deepmih-2`` come later). The CLI, the web page and the demo use them too.
+DEFAULT_MODELS = {1: "hinet-small", 2: "deepmih2-small"}
+DEFAULT_MODEL = DEFAULT_MODELS[1]
 #: Context (pixels) computed around each tile and thrown away. With it, a 384²
 #: image in 128² tiles gave the very same 8-bit stego and revealed secret as one
 #: piece (small trained HiNet). Peak memory of one piece is in
@@ -71,17 +73,19 @@ class SecretCountError(UsageError):
 def hide(
     cover: Any,
     secrets: Any,
-    model: ModelLike = DEFAULT_MODEL,
+    model: ModelLike | None = None,
     strict: bool = False,
     *,
     tile: int | None = None,
 ) -> np.ndarray:
     """Hide ``secrets`` (one image or a list) in ``cover``; return the uint8 stego.
 
-    ``tile`` overrides the model's piece size (pixels); see the module docstring.
+    ``model`` defaults to the shipped model for that many secrets
+    (:func:`default_model`); ``tile`` overrides the model's piece size
+    (pixels); see the module docstring.
     """
-    net = resolve_model(model)
     items = list(secrets) if isinstance(secrets, list | tuple) else [secrets]
+    net = resolve_model(default_model(len(items)) if model is None else model)
     check_secret_count(len(items), net)
     cover_t = as_image_tensor(cover, "cover")
     size = tuple(cover_t.shape[-2:])
@@ -103,7 +107,7 @@ def hide(
 def reveal(
     stego: Any,
     n: int | None = None,
-    model: ModelLike = DEFAULT_MODEL,
+    model: ModelLike | None = None,
     z: ZMode = DEFAULT_Z,
     seed: int = 0,
     *,
@@ -114,11 +118,12 @@ def reveal(
 
     ``n`` (optional) is the number of secrets you expect; a model that
     carries another number is an error rather than a silent surprise.
+    ``model`` defaults to the shipped model for ``n`` secrets (one if unsaid).
     ``z="gaussian"`` draws the stand-in from N(0, 1) seeded by ``seed``.
     ``channel`` (robust models only): what the stego went through, e.g.
     ``"jpeg:75"``; see the module docstring for the default.
     """
-    net = resolve_model(model)
+    net = resolve_model(default_model(n or 1) if model is None else model)
     if n is not None:
         check_secret_count(n, net)
     if z not in Z_MODES:
@@ -179,6 +184,17 @@ def guess_channel(source: Any) -> str | None:
         if tables:
             return f"jpeg:{estimate_jpeg_quality(tables)}"
     return None
+
+
+def default_model(secrets: int) -> str:
+    """The shipped model for ``secrets`` secret images (:data:`DEFAULT_MODELS`)."""
+    if secrets not in DEFAULT_MODELS:
+        counts = ", ".join(f"{n} ({name})" for n, name in DEFAULT_MODELS.items())
+        raise SecretCountError(
+            f"no shipped model hides {secrets} secret images (shipped: {counts}); pass "
+            "--model with a DeepMIH model trained for that many (num_secrets in its recipe)"
+        )
+    return DEFAULT_MODELS[secrets]
 
 
 def default_robust_model() -> str:

@@ -24,7 +24,7 @@ import numpy as np
 import typer
 
 from ..errors import InputImageError, UsageError
-from ..hiding.api import DEFAULT_MODEL
+from ..hiding.api import DEFAULT_MODELS
 from ..io import check_output_path, read_metadata, write_image
 from ..io.images import show_path
 from .cli import app
@@ -39,7 +39,11 @@ from .common import (
 )
 
 KEY_SECRETS = "invimg:secrets"
-MODEL_HELP = f"Shipped model name or path to a model card (.json). Default: {DEFAULT_MODEL}."
+MODEL_HELP = (
+    "Shipped model name or path to a model card (.json). Default: "
+    + ", ".join(f"{name} for {n} secret(s)" for n, name in DEFAULT_MODELS.items())
+    + "."
+)
 FORCE_HELP = "Overwrite existing output file(s)."
 LOSSY = (".jpg", ".jpeg")
 ROBUST_HELP = (
@@ -67,21 +71,27 @@ def hide_command(
     cover: Path = typer.Argument(..., help="Cover image: what the stego will look like."),
     secrets: list[Path] = typer.Argument(..., help="Secret image(s) to hide (1 for HiNet)."),
     output: Path = typer.Option(..., "-o", "--output", help="Stego image to write (.png)."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     robust: bool = typer.Option(False, "--robust", help=ROBUST_HELP),
     quality: int = typer.Option(90, "--quality", help="JPEG quality of a .jpg stego (1-100)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse secrets of another size."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Hide SECRET image(s) inside COVER; reveal them with `invimg reveal`."""
-    from ..hiding.api import check_secret_count, default_robust_model, hide, resolve_model
+    from ..hiding.api import (
+        check_secret_count,
+        default_model,
+        default_robust_model,
+        hide,
+        resolve_model,
+    )
 
     inputs = [cover, *secrets]
     check_output_path(output, force=force, inputs=inputs)
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality must be from 1 to 100, got {quality}")
-    if robust and model == DEFAULT_MODEL:
-        model = default_robust_model()
+    if model is None:
+        model = default_robust_model() if robust else default_model(len(secrets))
     net = resolve_model(model)
     if robust and not net.robust:
         raise UsageError(f"--robust: model {model!r} is not robust (try --model riis-small)")
@@ -122,7 +132,7 @@ def reveal_command(
     from ..hiding.api import check_secret_count, resolve_model, reveal, reveal_channel
 
     check_choice("--z", z, ("zeros", "gaussian"))
-    spec = model or recorded_hiding_model(stego)
+    spec = model or recorded_hiding_model(stego, secrets)
     net = resolve_model(spec)
     if secrets is not None:
         check_secret_count(secrets, net)
@@ -145,8 +155,10 @@ def reveal_command(
     typer.echo("wrote " + ", ".join(str(t) for t in targets))
 
 
-def recorded_hiding_model(stego: Path) -> str:
+def recorded_hiding_model(stego: Path, secrets: int | None = None) -> str:
     """The model recorded by ``hide`` in the stego's metadata, else the default (warned)."""
+    from ..hiding.api import default_model
+
     meta = read_metadata(stego)
     task = meta.get(KEY_TASK)
     if task is not None and task != "hiding":
@@ -155,14 +167,15 @@ def recorded_hiding_model(stego: Path) -> str:
         )
     recorded = recorded_model(meta, stego)
     if recorded is None:
+        fallback = default_model(secrets or 1)
         warnings.warn(
             f"{show_path(stego)} carries no `invimg hide` metadata (re-saved by another "
-            f"program?); revealing with {DEFAULT_MODEL}: if that is not the model that hid "
+            f"program?); revealing with {fallback}: if that is not the model that hid "
             "it, the result is noise (pass --model)",
             UserWarning,
             stacklevel=2,
         )
-        return DEFAULT_MODEL
+        return fallback
     return recorded
 
 
