@@ -130,7 +130,9 @@ def main() -> None:
         ours = row["steg_cinn"]
         detail = (
             f"raw errors {ours['raw_sign_error_rate']:.4f}, margin {ours['margin_bytes']}, "
-            f"corrections {ours['corrections']}, "
+            f"corrections {ours['corrections']} (before: raw errors "
+            f"{ours['uncorrected_sign_error_rate']:.4f}, "
+            f"margin {ours['uncorrected_margin_bytes']}), "
             f"ΔE00 {ours['delta_e00']:.2f}, embed {ours['embed_s']:.1f}s"
             if stego is not None
             else ours["error"]

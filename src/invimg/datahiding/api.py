@@ -80,7 +80,10 @@ class EmbedReport:
 
     ``margin``: the fewest spare correctable bytes over the body's codewords;
     ``bit_error_rate``: the fraction of latent signs the read-back got wrong;
-    ``corrections``: closed-loop correction passes in the accepted attempt.
+    ``corrections``: closed-loop correction passes in the accepted attempt;
+    ``uncorrected_error_rate`` / ``uncorrected_margin``: the same two measures
+    for that attempt's first, uncorrected stego (its margin over every codeword,
+    header included; below ``SAFETY_MARGIN`` it was not accepted).
     """
 
     code: ecc.Code
@@ -90,6 +93,8 @@ class EmbedReport:
     margin: int
     bit_error_rate: float
     packed_bytes: int
+    uncorrected_error_rate: float
+    uncorrected_margin: int
 
 
 def embed(
@@ -133,12 +138,14 @@ def embed_with_report(
     for attempt in range(1, EMBED_ATTEMPTS + 1):
         intended = draw_latent(framed.signs, rng)
         latent = intended
+        first: tuple[float, int] | None = None
         for corrections in range(CORRECTION_PASSES + 1):
             stego = generate(net, rgb, latent, layout, refine)
             values = receive(net, stego, layout)
             margins = framed.margins(values)  # header codeword first
+            errors = float(np.mean(np.sign(values) != framed.signs))
+            first = first or (errors, int(margins.min()))
             if margins.min() >= SAFETY_MARGIN:
-                errors = float(np.mean(np.sign(values) != framed.signs))
                 report = EmbedReport(
                     framed.code,
                     layout.latent_count,
@@ -147,6 +154,7 @@ def embed_with_report(
                     int(margins[1:].min()),
                     errors,
                     len(packed),
+                    *first,
                 )
                 return stego[0].permute(1, 2, 0).numpy().copy(), report
             latent = correct_latent(latent, values, intended)

@@ -24,8 +24,9 @@
   by ``CORRECTION_GAIN · (target − z')`` (target: the intended value, at
   least the margin from zero), and the stego is generated again. On the
   darkest held-out photo (47 % of pixels with L* < 8, where gamut clipping
-  and rounding flip many signs) one pass took the raw sign errors from 10.9 %
-  to 5.5 % and every codeword from failing to 14 spare bytes. The price: the
+  and rounding flip many signs) one pass took the raw sign errors from 11.0 %
+  to 5.5 % and its worst codeword from 34 bytes short to 23 spare
+  (BENCHMARKS.md, 512²). The price: the
   corrected values are no longer an exact half-normal draw, so it runs only
   for covers that need it.
 """

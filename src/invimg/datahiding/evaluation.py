@@ -97,6 +97,8 @@ def run_steg_cinn(
         "margin_bytes": report.margin,
         "attempts": report.attempts,
         "corrections": report.corrections,
+        "uncorrected_sign_error_rate": report.uncorrected_error_rate,
+        "uncorrected_margin_bytes": report.uncorrected_margin,
         "code": {
             "repeat": report.code.repeat,
             "codeword": report.code.length,
