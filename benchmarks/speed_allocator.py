@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 MODES = {"tuned (default)": {}, "glibc defaults": {"INVIMG_DEFAULT_MALLOC": "1"}}
 
 
-def commands(folder: Path, size: int) -> dict[str, list[str]]:
+def prepare_commands(folder: Path, size: int) -> dict[str, list[str]]:
     """The measured commands; their inputs are written to ``folder`` first."""
     for name in ("cover", "secret"):
         photo = Image.open(ASSETS / f"{name}.png").convert("RGB")
@@ -82,7 +82,7 @@ def main() -> None:
     times: dict[str, dict[str, list[dict[str, float]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name, argv in commands(folder, args.size).items():
+        for name, argv in prepare_commands(folder, args.size).items():
             times[name] = {mode: [] for mode in MODES}
             for _ in range(args.repeat):
                 for mode, env in MODES.items():

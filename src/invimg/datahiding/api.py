@@ -138,13 +138,13 @@ def embed_with_report(
     for attempt in range(1, EMBED_ATTEMPTS + 1):
         intended = draw_latent(framed.signs, rng)
         latent = intended
-        first: tuple[float, int] | None = None
         for corrections in range(CORRECTION_PASSES + 1):
             stego = generate(net, rgb, latent, layout, refine)
             values = receive(net, stego, layout)
             margins = framed.margins(values)  # header codeword first
             errors = float(np.mean(np.sign(values) != framed.signs))
-            first = first or (errors, int(margins.min()))
+            if corrections == 0:
+                first = (errors, int(margins.min()))
             if margins.min() >= SAFETY_MARGIN:
                 report = EmbedReport(
                     framed.code,

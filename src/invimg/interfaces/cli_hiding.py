@@ -24,7 +24,7 @@ import numpy as np
 import typer
 
 from ..errors import InputImageError, UsageError
-from ..hiding.api import DEFAULT_MODELS
+from ..hiding.api import DEFAULT_MODELS, default_model
 from ..io import check_output_path, read_metadata, write_image
 from ..io.images import show_path
 from .cli import app
@@ -78,13 +78,7 @@ def hide_command(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Hide SECRET image(s) inside COVER; reveal them with `invimg reveal`."""
-    from ..hiding.api import (
-        check_secret_count,
-        default_model,
-        default_robust_model,
-        hide,
-        resolve_model,
-    )
+    from ..hiding.api import check_secret_count, default_robust_model, hide, resolve_model
 
     inputs = [cover, *secrets]
     check_output_path(output, force=force, inputs=inputs)
@@ -157,8 +151,6 @@ def reveal_command(
 
 def recorded_hiding_model(stego: Path, secrets: int | None = None) -> str:
     """The model recorded by ``hide`` in the stego's metadata, else the default (warned)."""
-    from ..hiding.api import default_model
-
     meta = read_metadata(stego)
     task = meta.get(KEY_TASK)
     if task is not None and task != "hiding":
