@@ -6,8 +6,9 @@ pairs as in ``benchmarks/eval_hiding.py``: image i hides image i+1), the
 
 * ``png``: saved as PNG (lossless: rounding only);
 * ``jpeg90`` / ``jpeg75``: saved by Pillow (libjpeg) at that quality with
-  Pillow's default 4:2:0 chroma subsampling, read back; ``jpeg75-444``: the
-  same at 4:4:4, as ``invimg hide -o stego.jpg`` writes its JPEGs;
+  Pillow's default 4:2:0 chroma subsampling (what ``invimg hide -o stego.jpg``
+  writes), read back; ``jpeg75-444``: the same at 4:4:4 (chroma kept at full
+  resolution);
 * ``gaussian2``: N(0, (2/255)²) added to the 8-bit stego (NumPy, seed = image
   index), rounded and clipped to 8 bits, saved as PNG.
 
@@ -171,7 +172,7 @@ def main() -> None:
         "channels": {
             "png": "stego saved as 8-bit PNG",
             "jpeg90/jpeg75": "Pillow (libjpeg) JPEG at that quality, 4:2:0 chroma, read back",
-            "jpeg75-444": "the same at quality 75 with 4:4:4 chroma (what invimg hide writes)",
+            "jpeg75-444": "the same at quality 75 with 4:4:4 chroma (invimg hide writes 4:2:0)",
             "gaussian2": "N(0, 2^2) on the 0-255 scale added to the 8-bit stego (NumPy, seed = "
             "image index), rounded, clipped, saved as PNG",
         },

@@ -6,7 +6,9 @@
 2. ``evaluate_hiding`` / ``evaluate_rescaling`` on ``data/holdout256`` (the
    8 held-out photos of ``benchmarks/holdout.txt``, never trained on);
 3. the card gets ``metrics`` (headline values + protocol) and ``training``
-   (data, steps, command, hardware); the full report goes to
+   (data, steps, command, hardware); a rescaling card also gets
+   ``inference.z``, the better latent of the two measured (what ``invimg
+   upscale`` uses unless told); the full report goes to
    ``benchmarks/results/NAME.json``.
 
 The weights' sha256 does not change in step 3: only the card is rewritten.
@@ -42,6 +44,14 @@ def headline(task: str, report: dict[str, Any]) -> dict[str, float]:
     values = {f"{k}_psnr_y": v["psnr_y"] for k, v in rows.items() if "psnr_y" in v}
     values.update({k: v for k, v in rows.get("irn_z0", {}).items() if k == "lr_psnr_y"})
     return values
+
+
+def better_z(values: dict[str, float]) -> dict[str, str] | None:
+    """``{"z": ...}``: the latent whose restoration scored higher, if both were measured."""
+    zero, gauss = values.get("irn_z0_psnr_y"), values.get("irn_zgauss_psnr_y")
+    if zero is None or gauss is None:
+        return None
+    return {"z": "gaussian" if gauss > zero else "zeros"}
 
 
 def evaluate(task: str, card_path: Path, folder: Path) -> dict[str, Any]:
@@ -86,6 +96,8 @@ def main() -> None:
         "data": f"{report.get('images')} held-out images of {args.holdout.name}",
         "values": headline(card.task, report),
     }
+    if (choice := better_z(data["metrics"]["values"])) is not None:
+        data["inference"] = choice
     card.path.write_text(json.dumps(data, indent=2) + "\n")
     print(report["markdown"])
 

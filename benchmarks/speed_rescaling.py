@@ -10,11 +10,18 @@
    between them on an ``N×N`` crop of a real photo, for the chosen tile and
    margin: how close tiling is to whole-image processing with these weights.
 
-The model is a card / shipped name, or ``random:x2`` / ``random:x4`` for the
+The model is a card / shipped name, ``random:x2`` / ``random:x4`` for the
 published architecture with untrained weights (speed and memory do not depend
-on the weights; the deviation does)::
+on the weights; the deviation does), or ``reference:x4``: the published
+random checkpoint ``IRN_x4_official_random.pth`` of ``../shared/reference``
+loaded into invimg. ``--published SRC`` (a checkout of the published IRN's
+``codes`` folder, run outside this repo) adds the published ``InvRescaleNet``
+with the same checkpoint, whole image in one forward as its test script does,
+measured the same way::
 
     python benchmarks/speed_rescaling.py --model random:x4 --threads 2
+    OMP_NUM_THREADS=1 python benchmarks/speed_rescaling.py --model reference:x4 --threads 1 \
+        --published /tmp/published-irn/codes --also-whole
 """
 
 from __future__ import annotations
@@ -34,14 +41,18 @@ import torch
 from invimg.rescaling import IRN
 from invimg.rescaling.api import DEFAULT_MARGIN, DEFAULT_TILE, downscale, resolve_model, upscale
 from invimg.rescaling.irn import receptive_radius
+from invimg.rescaling.published import load_published_irn
 
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "holdout" / "mate-nature-storm.png"
+REFERENCE_X4 = Path("/work/shared/reference/IRN_x4_official_random.pth")
 
 
 def build(spec: str, device: str = "cpu") -> IRN:
     if spec.startswith("random:x"):
         torch.manual_seed(0)
         return IRN(IRN.Config(scale=int(spec.removeprefix("random:x")))).to(device).eval()
+    if spec == "reference:x4":
+        return load_published_irn(REFERENCE_X4, device)
     model = resolve_model(spec, spec, device)
     assert isinstance(model, IRN), "speed_rescaling measures IRN rescaling models"
     return model
@@ -57,8 +68,39 @@ def current_rss_mib() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
+def published_child(args: argparse.Namespace) -> dict[str, float]:
+    """The published InvRescaleNet (×4, reference checkpoint), whole image, as its test does."""
+    from compare_published import published_irn  # the same folder: imports their code
+
+    torch.set_num_threads(args.threads)
+    net = published_irn(Path(args.published), REFERENCE_X4)
+    g = torch.Generator().manual_seed(0)
+    h, w = args.height, args.width
+    hr = torch.randint(0, 256, (1, 3, h, w), generator=g).float() / 255
+    y = torch.cat(
+        (
+            torch.randint(0, 256, (1, 3, h // 4, w // 4), generator=g).float() / 255,
+            torch.randn(1, 45, h // 4, w // 4, generator=g),
+        ),
+        1,
+    )
+    base = current_rss_mib()
+    start = time.perf_counter()
+    with torch.no_grad():
+        if args.child == "down":
+            lr = net(hr)[:, :3]
+            torch.round(lr.clamp(0, 1) * 255)  # their test quantises the LR
+        else:
+            net(y, rev=True)[:, :3].clamp(0, 1)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    return {"seconds": seconds, "peak_mib": peak}
+
+
 def child(args: argparse.Namespace) -> dict[str, float]:
     """Run one measurement in this process and report it (called via ``--child``)."""
+    if args.published:
+        return published_child(args)
     torch.set_num_threads(args.threads)
     model = build(args.model, args.device)
     tile = args.tile if args.tiles else 10**6
@@ -86,12 +128,20 @@ def child(args: argparse.Namespace) -> dict[str, float]:
     return {"seconds": seconds, "peak_mib": peak}
 
 
-def measure(args: argparse.Namespace, what: str, device: str) -> dict[str, float]:
+def measure(
+    args: argparse.Namespace,
+    what: str,
+    device: str,
+    *,
+    tiles: bool | None = None,
+    published: bool = False,
+) -> dict[str, float]:
     """One measurement in a fresh subprocess, so peak memory is not inherited."""
     argv = [sys.executable, __file__, "--child", what, "--device", device]
     for key in ("model", "width", "height", "threads", "tile", "margin"):
         argv += [f"--{key}", str(getattr(args, key))]
-    argv += [] if args.tiles else ["--no-tiles"]
+    argv += [] if (args.tiles if tiles is None else tiles) else ["--no-tiles"]
+    argv += ["--published", str(args.published)] if published else []
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
 
@@ -126,6 +176,9 @@ def main() -> None:
     parser.add_argument("--margin", type=int, default=DEFAULT_MARGIN)
     parser.add_argument("--no-tiles", dest="tiles", action="store_false")
     parser.add_argument("--deviation", type=int, default=0, metavar="N")
+    parser.add_argument("--published", type=Path, help="published IRN codes/ checkout (×4)")
+    parser.add_argument("--also-whole", action="store_true", help="also one piece (no tiles)")
+    parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--child", choices=["down", "up"], help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -147,9 +200,16 @@ def main() -> None:
     for device in devices:
         for what in ("down", "up"):
             result[f"{device}_{what}"] = measure(args, what, device)
+            if args.also_whole and args.tiles:
+                result[f"{device}_{what}_whole"] = measure(args, what, device, tiles=False)
+            if args.published and device == "cpu":
+                result[f"published_{what}"] = measure(args, what, device, published=True)
+            print(json.dumps({k: v for k, v in result.items() if what in k}), flush=True)
     if args.deviation:
         result["tiled_vs_whole"] = deviation(args)
     print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,43 @@ def test_hide_then_reveal_end_to_end(runner: CliRunner, card: Path, tmp_path: Pa
     assert Image.open(out).size == (24, 19)
 
 
+def test_checkpoint_of_the_published_code_works_as_model(runner: CliRunner, tmp_path: Path) -> None:
+    """`--model model.pt`: HiNet weights saved by the published train.py, used as they are."""
+    net = HiNet(HiNet.Config(num_blocks=1, growth=8))
+    _card(tmp_path / "models", net, "tiny")  # fills the weights with small random values
+    names = {"phi": "f", "rho": "r", "eta": "y"}
+    published = {}
+    for key, value in net.state_dict().items():
+        _, _, block, sub, rest = key.split(".", 4)
+        published[f"module.model.inv{int(block) + 1}.{names[sub]}.{rest}"] = value
+    torch.save({"net": published}, tmp_path / "model.pt")
+    cover, secret = _png(tmp_path / "c.png", 0), _png(tmp_path / "s.png", 1)
+    stego = tmp_path / "stego.png"
+    args = [
+        "hide",
+        str(cover),
+        str(secret),
+        "-o",
+        str(stego),
+        "--model",
+        str(tmp_path / "model.pt"),
+    ]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    expected = invimg.hide(np.asarray(Image.open(cover)), np.asarray(Image.open(secret)), model=net)
+    assert np.array_equal(np.asarray(Image.open(stego)), expected)
+    result = runner.invoke(cli.app, ["reveal", str(stego), "-o", str(tmp_path / "r.png")])
+    assert result.exit_code == 0, result.output  # the .pt recorded in the metadata
+    truncated, garbage = tmp_path / "truncated.pt", tmp_path / "garbage.pt"
+    truncated.write_bytes((tmp_path / "model.pt").read_bytes()[:300])
+    garbage.write_bytes(b"not a checkpoint" * 8)
+    for broken in (truncated, garbage):
+        args[-1], args[-3] = str(broken), str(tmp_path / "x.png")
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 5 and result.output.startswith("error: cannot read checkpoint")
+        assert result.output.count("\n") == 1 and not (tmp_path / "x.png").exists()
+
+
 def test_several_secrets_go_to_numbered_files(runner: CliRunner, tmp_path: Path) -> None:
     config = DeepMIH.Config(num_secrets=2, num_blocks=1, growth=8, map_width=8, map_growth=8)
     card = _card(tmp_path / "models", DeepMIH(config), "tiny2")

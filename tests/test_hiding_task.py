@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from PIL import Image
 
 from invimg.errors import ConfigError
 from invimg.hiding.base import HideResult, RevealResult
+from invimg.hiding.deepmih import DeepMIH
 from invimg.hiding.losses import HidingLossConfig, hiding_loss
-from invimg.hiding.task import HidingTask, split_batch
+from invimg.hiding.task import HidingTask, split_batch, warm_start
 from invimg.training import get_task_factory, load_config, run_training
-from invimg.zoo import build_model
+from invimg.zoo import build_model, load
 
 RECIPES = Path(__file__).resolve().parents[1] / "src" / "invimg" / "training" / "recipes"
 
@@ -65,7 +67,25 @@ def test_the_issue_recipes_exist() -> None:
 def test_recipes_validate_and_build_the_task(name: str, tmp_path: Path) -> None:
     config = load_config(RECIPES / f"{name}.yaml", [f"data.train=[{tmp_path}]"])
     task = get_task_factory(config.task)(config)
-    assert isinstance(task, HidingTask) and task.num_secrets == (2 if "deepmih" in name else 1)
+    secrets = 3 if "deepmih3" in name else 2 if "deepmih" in name else 1
+    assert isinstance(task, HidingTask) and task.num_secrets == secrets
+
+
+def test_three_secret_cascade_starts_from_the_shipped_two_secret_one() -> None:
+    shipped = load("deepmih2-small")
+    assert isinstance(shipped, DeepMIH)
+    three = DeepMIH(dataclasses.replace(shipped.config, num_secrets=3))
+    warm_start(three, "deepmih2-small")
+    for mine, theirs in ((0, 0), (1, 1), (2, 1)):
+        for a, b in zip(three.stages[mine].parameters(), shipped.stages[theirs].parameters()):
+            assert torch.equal(a, b.float())
+    cover = torch.rand(1, 3, 32, 32)
+    two = shipped.float().hide(cover, [torch.rand(1, 3, 32, 32) for _ in range(2)])
+    assert two.stego.shape == three.hide(cover, [torch.rand(1, 3, 32, 32)] * 3).stego.shape
+    with pytest.raises(ConfigError, match="init_from 'hinet-small'"):
+        warm_start(three, "hinet-small")
+    with pytest.raises(ConfigError, match="only num_secrets may differ"):
+        warm_start(DeepMIH(DeepMIH.Config(num_secrets=3, num_blocks=1)), "deepmih2-small")
 
 
 def _photos(folder: Path, count: int = 4, size: int = 40, seed: int = 0) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,7 +17,9 @@ from invimg.rescaling.api import (
     DEFAULT_MODEL,
     colorize,
     decolorize,
+    default_color_model,
     default_rescaling_model,
+    default_z,
     downscale,
     downscale_tensor,
     upscale,
@@ -100,6 +103,33 @@ def test_default_model_per_scale_prefers_the_full_model(
     assert default_rescaling_model(2) == "irn-x2"
     with pytest.raises(ModelError, match="irn-x3 and irn-x3-small"):
         default_rescaling_model(3)
+
+
+def test_default_colour_model_prefers_the_full_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rescaling_api, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelError, match="irn-color and irn-color-small"):
+        decolorize(np.zeros((4, 4, 3), np.float32))
+    _ship(tmp_path, "irn-color-small")
+    assert default_color_model() == "irn-color-small"
+    _ship(tmp_path, "irn-color")
+    assert default_color_model() == "irn-color"
+
+
+def test_upscale_uses_the_latent_the_card_chose() -> None:
+    """A card's ``inference.z`` is the default; an explicit ``z`` still wins."""
+    model = tiny_irn(2)
+    torch.manual_seed(3)
+    for p in model.parameters():  # trained-like: z matters to the output
+        p.data.add_(0.05 * torch.randn_like(p))
+    lr = downscale(np.random.default_rng(0).random((16, 16, 3)).astype(np.float32), model=model)
+    zero, gauss = (upscale(lr, model=model, z=z) for z in ("zeros", "gaussian"))
+    assert not np.array_equal(zero, gauss)
+    assert default_z(model) == "zeros" and np.array_equal(upscale(lr, model=model), zero)
+    model.card = SimpleNamespace(data={"inference": {"z": "gaussian"}})  # type: ignore[assignment]
+    assert default_z(model) == "gaussian" and np.array_equal(upscale(lr, model=model), gauss)
+    assert np.array_equal(upscale(lr, model=model, z="zeros"), zero)
 
 
 def test_missing_default_model_is_a_model_error(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from invimg.distortions import DiffJPEG, jpeg_real, quality_tables
+from invimg.distortions import JPEG, DiffJPEG, jpeg_real, quality_tables
 from invimg.errors import ConfigError
 from invimg.rescaling import IRN, IRNJPEG, quantize_st
 from invimg.rescaling.api import downscale, upscale
@@ -110,3 +110,82 @@ def test_crm_training_keeps_the_irn_frozen(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="architecture"):
         rescaling_task(bad).build_model()
+
+
+def test_jpeg_evaluation_reports_the_rate_of_the_lr_file(tmp_path: Path) -> None:
+    """Each JPEG row says how many bits the shared LR costs; a PNG row has no rate."""
+    from PIL import Image
+
+    from invimg.distortions.jpeg import jpeg_encode
+    from invimg.rescaling.evaluation import evaluate_rescaling
+
+    img = (smooth_image(32, 48)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "photo.png")
+    model = IRNJPEG(IRNJPEG.Config(scale=2, blocks=1, growth=4, crm_features=8, crm_blocks=1))
+    rows = evaluate_rescaling(model, tmp_path)["rows"]
+    lr = downscale(img, model=model)
+    bits = 8 * len(jpeg_encode(torch.from_numpy(lr / 255.0).permute(2, 0, 1), 90))
+    crm = rows["irn_jpeg90_crm_z0"]
+    assert crm["lr_bpp"] == pytest.approx(bits / (16 * 24))
+    assert crm["hr_bpp"] == pytest.approx(crm["lr_bpp"] / 4)
+    assert 0 < rows["bicubic_jpeg90"]["lr_bpp"] < 24 and "lr_bpp" not in rows["irn_png_z0"]
+
+
+def test_joint_training_moves_the_irn_through_the_shared_jpeg_layer(tmp_path: Path) -> None:
+    """With IRN loss terms in the recipe the IRN learns too, its gradient coming through JPEG."""
+    section = {"kind": "irn-jpeg", "scale": 2, "blocks": 1, "growth": 4}
+    section |= {"crm_features": 8, "crm_blocks": 1}
+    data = {"train": ["x"], "crop": 16, "size_multiple": 2}
+    cfg = load_config(
+        {
+            "task": "rescaling",
+            "model": section,
+            "loss": {"jpeg": 1.0, "fit": 4.0, "rec": 1.0, "latent": 1.0},
+            "data": data,
+        }
+    )
+    task = rescaling_task(cfg)
+    model = task.build_model()
+    assert isinstance(model, IRNJPEG) and all(p.requires_grad for p in model.irn.parameters())
+    torch.manual_seed(0)
+    for p in model.crm.parameters():  # a CRM that is no longer the identity
+        p.data.add_(0.05 * torch.randn_like(p))
+    seen: list[torch.Tensor] = []
+    assert isinstance(task.channel, JPEG) and task.channel.train_forward == "real"
+
+    def spy(_: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        args[0].retain_grad()
+        seen.append(args[0])
+
+    task.channel.register_forward_pre_hook(spy)
+    loss, terms = task.training_step(model, smooth_image(16, 16).repeat(2, 1, 1, 1), 0)
+    assert set(terms) == {"fit", "latent", "jpeg", "rec"} and torch.isfinite(loss)
+    loss.backward()
+    # the LR that went into JPEG gets a gradient back through the codec's approximation
+    assert seen[0].grad is not None and float(seen[0].grad.abs().sum()) > 0
+    assert all(p.grad is not None for p in model.irn.parameters())
+    bad = {"task": "rescaling", "model": section, "loss": {"rec": 1, "train_forward": "x"}}
+    with pytest.raises(ConfigError, match="train_forward"):
+        rescaling_task(load_config(bad | {"data": data}))
+
+
+def test_a_second_stage_starts_from_a_trained_irn_and_crm(tmp_path: Path) -> None:
+    config = IRNJPEG.Config(scale=2, blocks=1, growth=4, crm_features=8, crm_blocks=1)
+    first = IRNJPEG(config)
+    torch.manual_seed(1)
+    for p in first.parameters():
+        p.data.add_(0.05 * torch.randn_like(p))
+    card = save_pretrained(first, tmp_path, "tiny-jpeg", {"task": "rescaling"})
+    section = {"kind": "irn-jpeg", "scale": 2, "blocks": 1, "growth": 4, "crm_features": 8}
+    section |= {"crm_blocks": 1, "init_from": str(card.path)}
+    cfg = load_config(
+        {
+            "task": "rescaling",
+            "model": section,
+            "loss": {"rec": 1.0},
+            "data": {"train": ["x"], "crop": 16, "size_multiple": 2},
+        }
+    )
+    second = rescaling_task(cfg).build_model()
+    for (name, a), b in zip(second.state_dict().items(), first.state_dict().values()):
+        assert torch.allclose(a, b.float(), atol=1e-3), name  # fp16 card

@@ -154,15 +154,21 @@ class _RealJPEG(torch.autograd.Function):
         return grad, None, None
 
 
-def jpeg_round_trip(image: Tensor, quality: int, subsampling: int = 2) -> Tensor:
-    """One ``3×H×W`` image in [0, 1] through Pillow's JPEG encoder and decoder.
+def jpeg_encode(image: Tensor, quality: int, subsampling: int = 2) -> bytes:
+    """The JPEG file Pillow writes for one ``3×H×W`` image in [0, 1] (its size is the rate).
 
     ``subsampling``: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0 (libjpeg's and OpenCV's default).
     """
     pixels = np.rint(image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality, subsampling=subsampling)
-    decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    return buffer.getvalue()
+
+
+def jpeg_round_trip(image: Tensor, quality: int, subsampling: int = 2) -> Tensor:
+    """One ``3×H×W`` image in [0, 1] through Pillow's JPEG encoder and decoder."""
+    encoded = jpeg_encode(image, quality, subsampling)
+    decoded = np.asarray(Image.open(io.BytesIO(encoded)).convert("RGB"))
     return torch.from_numpy(decoded.astype(np.float32) / 255).permute(2, 0, 1)
 
 

@@ -34,6 +34,7 @@ starts as if no map were given and training cannot blow up through it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -164,6 +165,29 @@ class DeepMIH(HidingModel):
     @property
     def num_secrets(self) -> int:
         return int(self.config.num_secrets)
+
+    def load_stages(self, trained: DeepMIH) -> None:
+        """Start from a trained cascade with (possibly) fewer secrets.
+
+        Stage ``k`` and the importance map before it come from the trained
+        network's stage ``k``, or from its last one where it has fewer: every
+        stage after the first has the same shape, and a trained later stage
+        already knows how to hide into a stego that carries a secret, so a
+        third stage starts far better than from scratch.
+        """
+        mine = dataclasses.replace(self.config, num_secrets=2, memory_saving=False)
+        theirs = dataclasses.replace(trained.config, num_secrets=2, memory_saving=False)
+        if mine != theirs:
+            raise ValueError(
+                f"DeepMIH {dataclasses.asdict(trained.config)} does not match "
+                f"{dataclasses.asdict(self.config)} (only num_secrets may differ)"
+            )
+        for k, stage in enumerate(self.stages):
+            stage.load_state_dict(trained.stages[min(k, trained.num_secrets - 1)].state_dict())
+        for k, importance in enumerate(self.importance):
+            importance.load_state_dict(
+                trained.importance[min(k, len(trained.importance) - 1)].state_dict()
+            )
 
     def importance_map(self, k: int, cover: Tensor, secret: Tensor, stego: Tensor) -> Tensor:
         """The map fed to stage ``k`` (k ≥ 1, 0-based), zeros when maps are disabled."""

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
-from ..zoo.registry import load_state_checked
+from ..zoo.registry import load_state_checked, read_torch_checkpoint
 from .deepmih import DeepMIH
 from .hinet import HiNet
 
@@ -39,10 +39,7 @@ _BLOCK_KEY = re.compile(r"^(?:module\.)?(?:model\.)?inv(\d+)\.([fpry])\.(?:dense
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """The network state dict of a published checkpoint (``{"net": …}`` or plain)."""
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
+    raw = read_torch_checkpoint(path, "checkpoint")
     state = raw.get("net", raw) if isinstance(raw, dict) else None
     if not isinstance(state, Mapping):
         raise ModelError(f"{path} is not a HiNet/DeepMIH checkpoint (no 'net' state dict)")

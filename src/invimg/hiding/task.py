@@ -38,6 +38,7 @@ from ..training.config import build_section
 from ..training.distributed import unwrap
 from ..zoo import ARCHITECTURES, build_model
 from .base import DEFAULT_Z, HidingModel
+from .deepmih import DeepMIH
 from .losses import HidingLossConfig, hiding_loss
 
 _FLIPS: tuple[tuple[int, ...], ...] = ((3,), (2,), (2, 3))
@@ -49,6 +50,7 @@ class HidingTask:
     def __init__(self, config: TrainConfig) -> None:
         model = dict(config.model)
         self.architecture = str(model.pop("architecture", "hinet"))
+        self.init_from: str | None = model.pop("init_from", None)
         cls: Any = ARCHITECTURES.get(self.architecture)
         if cls is None or not issubclass(cls, HidingModel):
             hiding = (k for k, c in ARCHITECTURES.items() if issubclass(c, HidingModel))
@@ -72,6 +74,8 @@ class HidingTask:
         model = build_model(self.architecture, self.model_fields)
         if not isinstance(model, HidingModel):
             raise ConfigError(f"architecture {self.architecture!r} is not a hiding model")
+        if self.init_from:
+            warm_start(model, self.init_from)
         return model
 
     def training_step(
@@ -117,6 +121,31 @@ def split_batch(
         return batch, [torch.flip(batch, dims) for dims in _FLIPS[:num_secrets]]
     groups = [batch[i * per : (i + 1) * per] for i in range(num_secrets + 1)]
     return groups[0], groups[1:]
+
+
+def warm_start(model: nn.Module, source: str) -> None:
+    """Copy the trained model ``source`` (a shipped name or a card path) into ``model``.
+
+    A DeepMIH may start from one with fewer secrets (see
+    :meth:`~invimg.hiding.deepmih.DeepMIH.load_stages`); any other model
+    only from one of its own architecture and shape.
+    """
+    from ..errors import ModelError
+    from ..zoo import load
+
+    try:
+        trained = load(source)
+    except ModelError as exc:
+        raise ConfigError(f"model.init_from: {exc}") from None
+    try:
+        if isinstance(model, DeepMIH) and isinstance(trained, DeepMIH):
+            model.load_stages(trained)
+        elif type(trained) is type(model):
+            model.load_state_dict(trained.state_dict())
+        else:
+            raise ValueError(f"it is a {type(trained).__name__}, not a {type(model).__name__}")
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"model.init_from {source!r}: {exc}") from None
 
 
 def _count_secrets(architecture: str, fields: dict[str, Any]) -> int:

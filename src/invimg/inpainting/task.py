@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pytorch_msssim
 import torch
 from torch import Tensor, nn
 
@@ -195,8 +196,10 @@ class PriorTask:
     @torch.no_grad()
     def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
         known = validation_known(batch).to(batch.device)
-        out = composite(unwrap(model)(batch, known), batch, known)
-        return {"psnr": mean_psnr(out, batch)}
+        out = composite(unwrap(model)(batch, known), batch, known).clamp(0, 1)
+        rounded = out.mul(255).round().div(255)
+        ssim = pytorch_msssim.ssim(rounded, batch, data_range=1.0)
+        return {"psnr": mean_psnr(out, batch), "ssim": float(ssim)}
 
 
 @register_task("inpainting")

@@ -34,7 +34,10 @@ KEY_SCALE, KEY_SIZE = "invimg:scale", "invimg:size"
 FORCE_HELP = "Overwrite OUTPUT if it exists."
 MODEL_HELP = "Shipped model name or path to a model card (.json)."
 SCALE_HELP = f"Scale factor (default: the model's; without --model, {DEFAULT_SCALE})."
-Z_HELP = "Latent for the lost details: 'zeros' (default, best measured) or 'gaussian'."
+Z_HELP = (
+    "Latent for the lost details: 'zeros' or 'gaussian' (default: the one the model's "
+    "card measured as better)."
+)
 
 
 def _read(path: Path) -> np.ndarray:
@@ -102,15 +105,16 @@ def upscale_command(
         None, "-x", "--scale", min=2, help="Override the recorded scale."
     ),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    z: str = typer.Option("zeros", "--z", help=Z_HELP),
+    z: str | None = typer.Option(None, "--z", help=Z_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the Gaussian latent."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Restore the high-resolution image from an IRN-downscaled one."""
-    from ..rescaling.api import upscale
+    from ..rescaling.api import default_z, upscale
 
     check_output_path(output, force=force, inputs=[image])
-    check_choice("--z", z, ("zeros", "gaussian"))
+    if z is not None:
+        check_choice("--z", z, ("zeros", "gaussian"))
     pixels = _read(image)
     meta = task_metadata(image, "rescaling")
     if not meta:
@@ -127,6 +131,7 @@ def upscale_command(
     if scale is not None and net.scale != scale:
         raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     size = recorded_size(meta, pixels.shape[:2], net.scale)
+    z = z or default_z(net)
     hr = upscale(pixels, model=net, z=z, seed=seed, size=size)  # type: ignore[arg-type]
     write_image(output, hr, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({hr.shape[1]}×{hr.shape[0]}, ×{net.scale}, {spec}, z={z})")
@@ -137,14 +142,15 @@ def upscale_command(
 def decolorize_command(
     image: Path = typer.Argument(..., help="Colour image."),
     output: Path = typer.Option(..., "-o", "--output", help="Grey image to write (.png)."),
-    model: str = typer.Option("irn-color", "--model", help=MODEL_HELP),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Make a grey image from which `invimg colorize` restores the colours (IRN-Color)."""
-    from ..rescaling.api import decolorize
+    from ..rescaling.api import decolorize, default_color_model
 
     check_output_path(output, force=force, inputs=[image])
     pixels = _read(image)
+    model = model or default_color_model()
     grey = decolorize(pixels, model=load_rescaling_model(model, "color"))
     meta = {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
     write_image(
@@ -162,7 +168,7 @@ def colorize_command(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Restore the colours of a grey image made by `invimg decolorize`."""
-    from ..rescaling.api import colorize
+    from ..rescaling.api import colorize, default_color_model
 
     check_output_path(output, force=force, inputs=[image])
     pixels = _read(image)
@@ -174,7 +180,7 @@ def colorize_command(
             UserWarning,
             stacklevel=1,
         )
-    spec = model or recorded_model(meta, image) or "irn-color"
+    spec = model or recorded_model(meta, image) or default_color_model()
     rgb = colorize(pixels, model=load_rescaling_model(spec, "color"))
     write_image(output, rgb, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({rgb.shape[1]}×{rgb.shape[0]}, {spec})")

@@ -29,7 +29,7 @@ and sliced, so Gaussian upscaling does not depend on the tiling either.
 
 ``model`` is a loaded model, a shipped model name or a path to a model card;
 by default the shipped model for the scale (:func:`default_rescaling_model`)
-and ``irn-color``.
+and for colour (:func:`default_color_model`).
 """
 
 from __future__ import annotations
@@ -62,11 +62,12 @@ DEFAULT_MODEL = "irn-x2-small"
 #: The scale when neither ``scale`` nor ``model`` is given: that of :data:`DEFAULT_MODEL`.
 DEFAULT_SCALE = 2
 
-#: z = 0 is the default: it is deterministic and, measured with
-#: :func:`invimg.rescaling.evaluation.evaluate_rescaling` on the held-out photos,
-#: reconstructs better than a Gaussian sample (briefly trained ×2 models: 45.8 vs
-#: 18.7 dB Y-PSNR; in IRN training z becomes Gaussian only slowly, and even then the
-#: mode of p(z) is the best single guess under a squared-error measure).
+#: The latent used when neither the caller nor the model's card chooses one.
+#: Each shipped card records the better of z = 0 and a Gaussian z measured on
+#: the held-out photos (``inference.z``, written by ``benchmarks/ship_model.py``):
+#: a fully trained IRN makes z Gaussian and its mode 0 is then the best single
+#: guess under a squared error, but early in training IRN reconstructs from
+#: *sampled* z and a zero z can be far worse (``irn-x2-small``: 22.9 vs 31.5 dB).
 DEFAULT_Z: ZMode = "zeros"
 
 #: LR pixels per tile side (core). 128 LR px = 512 HR px at ×4: IRN ×4 then peaks at
@@ -118,12 +119,16 @@ def default_rescaling_model(scale: int | None = None) -> str:
     without a code change.
     """
     s = scale or DEFAULT_SCALE
-    candidates = (f"irn-x{s}", f"irn-x{s}-small")
+    return first_shipped((f"irn-x{s}", f"irn-x{s}-small"), f"×{s} rescaling model")
+
+
+def first_shipped(candidates: tuple[str, ...], what: str) -> str:
+    """The first of ``candidates`` with a card in the weights folder, else one clear error."""
     for name in candidates:
         if (WEIGHTS_DIR / f"{name}.json").is_file():
             return name
     raise ModelError(
-        f"no ×{s} rescaling model is shipped (looked for {' and '.join(candidates)}); "
+        f"no {what} is shipped (looked for {' and '.join(candidates)}); "
         "pass a model card path with --model / model="
     )
 
@@ -220,20 +225,31 @@ def downscale(
     return _to_uint8(downscale_tensor(net, hr, tile=tile, margin=margin))
 
 
+def default_z(model: nn.Module) -> ZMode:
+    """The latent the model's card records as better (``inference.z``), else :data:`DEFAULT_Z`."""
+    card = getattr(model, "card", None)
+    value = card.data.get("inference", {}).get("z") if card is not None else None
+    return value if value in ("zeros", "gaussian") else DEFAULT_Z
+
+
 def upscale(
     lr: Any,
     model: ModelLike = None,
     *,
     scale: int | None = None,
-    z: ZMode = DEFAULT_Z,
+    z: ZMode | None = None,
     seed: int = 0,
     size: tuple[int, int] | None = None,
     tile: int = DEFAULT_TILE,
     margin: int = DEFAULT_MARGIN,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Restore an IRN-downscaled image; ``uint8`` ``s·h × s·w × 3`` (or ``size`` = (H, W))."""
+    """Restore an IRN-downscaled image; ``uint8`` ``s·h × s·w × 3`` (or ``size`` = (H, W)).
+
+    ``z`` defaults to the model's own choice (:func:`default_z`).
+    """
     net = _irn(model, scale, device)
+    z = z or default_z(net)
     hr = upscale_tensor(net, as_image_tensor(lr, "lr"), z=z, seed=seed, tile=tile, margin=margin)
     return _to_uint8(_crop_to(hr, size))
 
@@ -250,8 +266,17 @@ def _crop_to(x: Tensor, size: tuple[int, int] | None) -> Tensor:
 # -- colour --------------------------------------------------------------------------
 
 
+#: Colour models by preference: the full model once trained, else the CPU preview.
+COLOR_MODELS = ("irn-color", "irn-color-small")
+
+
+def default_color_model() -> str:
+    """The first of :data:`COLOR_MODELS` that is shipped (as for the scales)."""
+    return first_shipped(COLOR_MODELS, "colour model")
+
+
 def _color_model(model: ModelLike, device: str | torch.device | None) -> IRNColor:
-    net = resolve_model(model, "irn-color", device)
+    net = resolve_model(model if model is not None else default_color_model(), "", device)
     if not isinstance(net, IRNColor):
         raise WrongModelError(f"expected an IRN-Color model, got {type(net).__name__}")
     return net

@@ -7,8 +7,20 @@ card path or a published ``.pth``) and stays frozen; each step::
     lr = Q(IRN(x)[:c])                      # no gradient
     loss = jpeg · Σ (CRM(JPEG_q(lr)) − lr)²  # real codec, 4:2:0, quality q
 
+**Joint mode** (any of ``loss.fit``, ``loss.rec``, ``loss.latent`` set; the
+compression-aware training of the IJCV extension): the IRN is trained too,
+through JPEG. The LR goes through :class:`invimg.distortions.JPEG`, the same
+layer robust hiding trains with (``loss.train_forward``: ``real``, the codec's
+values with DiffJPEG's gradient, or ``approx``, DiffJPEG alone), so the IRN
+learns to hide its details where JPEG keeps them::
+
+    y, z = IRN(x);  y_q = Q(y);  r = Q(CRM(JPEG~(y_q)))
+    loss = fit·Σ(y − bicubic(x))² + latent·Σz² + jpeg·Σ(r − y_q)²
+           + rec·Charbonnier(x, IRN⁻¹([r, ε]))
+
 Validation: PSNR on Y (crop = scale) of the HR restored from the JPEG'd LR
-with the CRM and without it (z = 0), and of the restored LR.
+with the CRM and without it (z = 0), and of the restored LR. It always uses
+the real codec.
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..distortions import jpeg_real
+from ..distortions import JPEG, jpeg_real
 from ..errors import ConfigError, ModelError
 from ..metrics import psnr_per_image
 from ..training import TrainConfig
@@ -27,7 +39,10 @@ from ..training.config import build_section
 from ..training.distributed import unwrap
 from .compression import IRNJPEG
 from .irn import IRN, quantize_st
-from .losses import sum_squares
+from .losses import bicubic_downscale, charbonnier, latent_nll, sum_squares
+
+#: ``loss`` keys: ``jpeg`` (the CRM); the joint mode adds the IRN's and ``train_forward``.
+LOSS_KEYS = ["fit", "jpeg", "latent", "rec", "train_forward"]
 
 
 class JPEGRecoveryTask:
@@ -38,30 +53,58 @@ class JPEGRecoveryTask:
         fields.pop("kind", None)
         self.init_from: str | None = fields.pop("init_from", None)
         self.model_config = build_section(IRNJPEG.Config, fields, "model.")
-        unknown = sorted(set(config.loss) - {"jpeg"})
+        unknown = sorted(set(config.loss) - set(LOSS_KEYS))
         if unknown:
-            raise ConfigError(f"unknown loss keys for irn-jpeg: {unknown} (known: ['jpeg'])")
+            raise ConfigError(f"unknown loss keys for irn-jpeg: {unknown} (known: {LOSS_KEYS})")
         self.weight = float(config.loss.get("jpeg", 1.0))
         self.scale, self.quality = self.model_config.scale, self.model_config.quality
+        self.joint = {
+            k: float(config.loss[k]) for k in ("fit", "rec", "latent") if k in config.loss
+        }
+        forward = str(config.loss.get("train_forward", "real"))
+        if forward not in ("real", "approx"):
+            raise ConfigError(f"loss.train_forward must be 'real' or 'approx', got {forward!r}")
+        self.channel = JPEG(self.quality, train_forward=forward)  # type: ignore[arg-type]
         if config.data.crop % self.scale:
             raise ConfigError(f"data.crop must be a multiple of the scale {self.scale}")
 
     def build_model(self) -> nn.Module:
         model = IRNJPEG(self.model_config)
         if self.init_from:
-            _load_irn(model.irn, self.init_from)
-        model.irn.requires_grad_(False)
+            _load_trained(model, self.init_from)
+        model.irn.requires_grad_(bool(self.joint))
         return model
 
     def training_step(
         self, model: nn.Module, batch: Tensor, step: int
     ) -> tuple[Tensor, dict[str, float]]:
+        if self.joint:
+            return self._joint_step(model, batch)
         with torch.no_grad():
             lr = quantize_st(model(batch)[:, :3])
             compressed = jpeg_real(lr, self.quality)
         restored = model(compressed, restore=True)
         loss = self.weight * sum_squares(restored, lr)
         return loss, {"jpeg": float(loss.detach())}
+
+    def _joint_step(self, model: nn.Module, batch: Tensor) -> tuple[Tensor, dict[str, float]]:
+        net = unwrap(model)
+        assert isinstance(net, IRNJPEG)
+        out = model(batch)
+        lr, z = out[:, :3], out[:, 3:]
+        lr_q = quantize_st(lr)
+        self.channel.to(batch.device).train()
+        restored = quantize_st(net.crm(self.channel(lr_q)))
+        rec = net.irn(torch.cat((restored, torch.randn_like(z)), 1), rev=True)
+        target = bicubic_downscale(batch, self.scale).detach()
+        terms = {
+            "fit": self.joint.get("fit", float(self.scale**2)) * sum_squares(lr, target),
+            "latent": self.joint.get("latent", 1.0) * latent_nll(z),
+            "jpeg": self.weight * sum_squares(restored, lr_q.detach()),
+            "rec": self.joint.get("rec", 1.0) * charbonnier(rec, batch),
+        }
+        loss = torch.stack(list(terms.values())).sum()
+        return loss, {k: float(v.detach()) for k, v in terms.items()}
 
     @torch.no_grad()
     def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
@@ -83,8 +126,11 @@ def _psnr(a: Tensor, b: Tensor, crop: int) -> float:
     return float(psnr_per_image(a, b, channel="y", crop_border=crop, quantize=True).mean())
 
 
-def _load_irn(target: IRN, source: str) -> None:
-    """Copy a trained IRN's weights into ``target`` (one clear error if they do not fit)."""
+def _load_trained(target: IRNJPEG, source: str) -> None:
+    """Start from a trained IRN (the CRM stays the identity) or a trained IRN + CRM.
+
+    One clear error if the source does not fit this architecture.
+    """
     from ..zoo import load
     from .published import load_published_irn
 
@@ -92,11 +138,20 @@ def _load_irn(target: IRN, source: str) -> None:
         trained: Any = load_published_irn(source) if source.endswith(".pth") else load(source)
     except ModelError as exc:
         raise ConfigError(f"model.init_from: {exc}") from None
-    if not isinstance(trained, IRN) or dataclasses.asdict(trained.config) | {
-        "memory_saving": False
-    } != dataclasses.asdict(target.config) | {"memory_saving": False}:
+    if isinstance(trained, IRNJPEG) and _same(trained.config, target.config):
+        target.load_state_dict(trained.state_dict())
+    elif isinstance(trained, IRN) and _same(trained.config, target.irn.config):
+        target.irn.load_state_dict(trained.state_dict())
+    else:
         raise ConfigError(
-            f"model.init_from {source!r} is not an IRN with this architecture "
-            f"({dataclasses.asdict(target.config)})"
+            f"model.init_from {source!r} is not an IRN (or IRN + CRM) with this architecture "
+            f"({dataclasses.asdict(target.irn.config)})"
         )
-    target.load_state_dict(trained.state_dict())
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal configs, whatever their memory-saving setting."""
+    return bool(
+        dataclasses.asdict(a) | {"memory_saving": False}
+        == dataclasses.asdict(b) | {"memory_saving": False}
+    )

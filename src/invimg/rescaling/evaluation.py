@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from ..distortions import jpeg_round_trip
+from ..distortions.jpeg import jpeg_encode, jpeg_round_trip
 from ..errors import InputImageError, WrongModelError
 from ..io import read_image, to_tensor, write_image
 from ..metrics import psnr, ssim
@@ -124,15 +124,34 @@ def _hr_metrics(out: Tensor, hr: Tensor, s: int) -> dict[str, float]:
 
 
 def _evaluate_jpeg(net: IRNJPEG, hr: Tensor, lr: Tensor) -> dict[str, dict[str, float]]:
-    """LR through the real JPEG codec (4:2:0, the model's quality), with and without the CRM."""
+    """LR through the real JPEG codec (4:2:0, the model's quality), with and without the CRM.
+
+    The JPEG rows carry their rate: bits of the LR JPEG file per LR pixel
+    (``lr_bpp``) and per pixel of the HR image it stands for (``hr_bpp``).
+    """
     s, q = net.scale, net.jpeg_quality
     compressed = jpeg_round_trip(lr[0], q)[None]
+    irn_rate = _jpeg_rate(lr[0], q, s)
+    bicubic_lr = _pil_down(hr, s, Image.Resampling.BICUBIC)
     return {
         "irn_png_z0": _hr_metrics(net.irn.decode(lr.to(_device(net))), hr, s),
-        f"irn_jpeg{q}_no_crm_z0": _hr_metrics(net.irn.decode(compressed.to(_device(net))), hr, s),
-        f"irn_jpeg{q}_crm_z0": _hr_metrics(upscale_tensor(net, compressed), hr, s),
-        f"bicubic_jpeg{q}": _hr_metrics(_pil_down_up(hr, s, Image.Resampling.BICUBIC, q), hr, s),
+        f"irn_jpeg{q}_no_crm_z0": {
+            **_hr_metrics(net.irn.decode(compressed.to(_device(net))), hr, s),
+            **irn_rate,
+        },
+        f"irn_jpeg{q}_crm_z0": {**_hr_metrics(upscale_tensor(net, compressed), hr, s), **irn_rate},
+        f"bicubic_jpeg{q}": {
+            **_hr_metrics(_pil_down_up(hr, s, Image.Resampling.BICUBIC, q), hr, s),
+            **_jpeg_rate(to_tensor(np.asarray(bicubic_lr, dtype=np.float32) / 255)[0], q, s),
+        },
     }
+
+
+def _jpeg_rate(lr: Tensor, quality: int, scale: int) -> dict[str, float]:
+    """Bits per LR pixel and per HR pixel of ``lr`` (3×h×w) written as a JPEG."""
+    bits = 8 * len(jpeg_encode(lr.cpu(), quality))
+    lr_pixels = lr.shape[-2] * lr.shape[-1]
+    return {"lr_bpp": bits / lr_pixels, "hr_bpp": bits / (lr_pixels * scale * scale)}
 
 
 def _device(net: nn.Module) -> torch.device:
@@ -162,13 +181,19 @@ def _png_round_trip(x: Tensor) -> Tensor:
         return to_tensor(np.asarray(read_image(path).pixels))
 
 
+def _pil_down(hr: Tensor, s: int, method: Image.Resampling) -> Image.Image:
+    """8-bit PIL resize down by ``s``."""
+    img = Image.fromarray(np.rint(hr[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    w, h = img.size
+    return img.resize((w // s, h // s), method)
+
+
 def _pil_down_up(
     hr: Tensor, s: int, method: Image.Resampling, jpeg_quality: int | None = None
 ) -> Tensor:
     """8-bit PIL resize down by ``s`` (optionally JPEG'd) and back up with the same filter."""
-    img = Image.fromarray(np.rint(hr[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
-    w, h = img.size
-    small = img.resize((w // s, h // s), method)
+    h, w = hr.shape[-2:]
+    small = _pil_down(hr, s, method)
     if jpeg_quality is not None:
         small_t = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).permute(2, 0, 1)
         small_q = jpeg_round_trip(small_t, jpeg_quality).permute(1, 2, 0).numpy()
@@ -199,7 +224,7 @@ def markdown(report: dict[str, Any]) -> str:
 def _cell(key: str, value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value:.4f}" if "ssim" in key else f"{value:.2f}"
+    return f"{value:.4f}" if "ssim" in key else f"{value:.3f}" if "bpp" in key else f"{value:.2f}"
 
 
 def _protocol(net: nn.Module) -> str:

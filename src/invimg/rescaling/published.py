@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
+from ..zoo.registry import read_torch_checkpoint
 from .irn import IRN
 
 _SUBNET = {"F": "phi", "H": "rho", "G": "eta"}
@@ -79,10 +80,7 @@ def config_from_state(converted: dict[str, Tensor], haar_steps: list[int]) -> IR
 
 def load_published_irn(path: str | os.PathLike[str], device: str = "cpu") -> IRN:
     """Build an :class:`IRN` from a published ``IRN_x{2,4,8}.pth`` checkpoint (eval mode)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ModelError(f"cannot read IRN checkpoint {path}: {exc}") from None
+    state = read_torch_checkpoint(path, "IRN checkpoint")
     if not isinstance(state, dict):
         raise ModelError(f"{path}: expected a state_dict")
     state = state.get("state_dict", state)

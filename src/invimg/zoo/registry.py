@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,24 @@ def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu
     load_state_checked(model, state, f"weights of {card.name!r}")
     model.card = card  # type: ignore[assignment]
     return model.to(device).eval()
+
+
+def read_torch_checkpoint(path: str | os.PathLike[str], what: str) -> Any:
+    """``torch.load`` of a published checkpoint, tensors only (no code runs), one-line errors.
+
+    A truncated or foreign file fails inside the unpickler with a multi-line
+    message; the user gets its first line.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError):
+        raise ModelError(
+            f"cannot read {what} {path}: not a PyTorch file of tensors (damaged or truncated, "
+            "or it holds objects beyond weights, which invimg never unpickles)"
+        ) from None
+    except (OSError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot read {what} {path}: {first}") from None
 
 
 def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:

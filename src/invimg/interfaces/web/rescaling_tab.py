@@ -46,7 +46,8 @@ from .parts import (
 RECORDED = "recorded"
 RESCALE_PROTOCOL = (
     "Measured on 8-bit PNG images with invimg.metrics.quality_report, border crop = scale, "
-    "z = 0: the protocol of benchmarks/eval_rescaling.py (IRN compares Y)."
+    "z as the model's card chooses: the protocol of benchmarks/eval_rescaling.py (IRN "
+    "compares Y)."
 )
 COLOUR_PROTOCOL = (
     "Measured on 8-bit PNG images with invimg.metrics.quality_report, no border crop, z = 0."
