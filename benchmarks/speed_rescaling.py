@@ -7,8 +7,10 @@
    ``--no-tiles`` processes the image in one piece for comparison.
 2. With CUDA: the same on the GPU (``torch.cuda.max_memory_allocated``).
 3. ``--deviation N``: max |tiled − untiled| (in 8-bit levels) and the PSNR
-   between them on an ``N×N`` crop of a real photo, for the chosen tile and
-   margin: how close tiling is to whole-image processing with these weights.
+   between them on an ``N×N`` crop of a real photo, for the chosen margin and
+   a quarter of the chosen tile (so that the crop spans several tiles): how
+   close tiling is to whole-image processing with these weights
+   (``--deviation-only`` skips the timings).
 
 The model is a card / shipped name, ``random:x2`` / ``random:x4`` for the
 published architecture with untrained weights (speed and memory do not depend
@@ -176,6 +178,7 @@ def main() -> None:
     parser.add_argument("--margin", type=int, default=DEFAULT_MARGIN)
     parser.add_argument("--no-tiles", dest="tiles", action="store_false")
     parser.add_argument("--deviation", type=int, default=0, metavar="N")
+    parser.add_argument("--deviation-only", action="store_true", help="skip the timings")
     parser.add_argument("--published", type=Path, help="published IRN codes/ checkout (×4)")
     parser.add_argument("--also-whole", action="store_true", help="also one piece (no tiles)")
     parser.add_argument("--json", type=Path, help="also write the result here")
@@ -197,7 +200,7 @@ def main() -> None:
         "receptive_radius_lr_px": receptive_radius(model),
     }
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for device in devices:
+    for device in devices if not args.deviation_only else []:
         for what in ("down", "up"):
             result[f"{device}_{what}"] = measure(args, what, device)
             if args.also_whole and args.tiles:

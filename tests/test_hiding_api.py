@@ -122,15 +122,15 @@ def test_default_models_are_the_shipped_previews_everywhere() -> None:
     from invimg.hiding.api import DEFAULT_MODEL, DEFAULT_MODELS, SecretCountError, default_model
     from invimg.interfaces import cli_demo, cli_hiding, cli_train
 
-    assert DEFAULT_MODELS == {1: "hinet-small", 2: "deepmih2-small"}
+    assert DEFAULT_MODELS == {1: "hinet-small", 2: "deepmih2-small", 3: "deepmih3-small"}
     assert DEFAULT_MODEL == default_model(1) == "hinet-small"
     for command in (cli_demo.demo_command, cli_train.eval_hiding):
         option = inspect.signature(command).parameters["model"].default
         assert option.default == DEFAULT_MODEL, command.__name__
     option = inspect.signature(cli_hiding.hide_command).parameters["model"].default
     assert option.default is None  # chosen by the number of secrets given
-    with pytest.raises(SecretCountError, match="no shipped model hides 3 secret images"):
-        default_model(3)
+    with pytest.raises(SecretCountError, match="no shipped model hides 4 secret images"):
+        default_model(4)
 
 
 def test_tiles_match_one_piece_processing(hinet: HiNet) -> None:

@@ -189,6 +189,28 @@ def test_two_secrets_without_a_model_use_the_shipped_deepmih(
         revealed = np.asarray(Image.open(tmp_path / out), np.float64)
         error = np.mean((revealed - np.asarray(Image.open(secret), np.float64)) ** 2)
         assert 10 * np.log10(255**2 / error) > 17  # a swapped or missing secret scores far lower
-    three = [str(cover), str(first), str(second), str(first)]
-    result = runner.invoke(cli.app, ["hide", *three, "-o", str(tmp_path / "x.png")])
-    assert result.exit_code == 2 and "no shipped model hides 3" in result.output
+    four = [str(cover), str(first), str(second), str(first), str(second)]
+    result = runner.invoke(cli.app, ["hide", *four, "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "no shipped model hides 4" in result.output
+
+
+def test_three_secrets_without_a_model_use_the_shipped_three_stage_cascade(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`invimg hide COVER S1 S2 S3`: the 3-secret preview, each secret back in its own file."""
+    cover = _crop("cover", tmp_path / "c.png", (0, 0, 96, 96))
+    secrets = [
+        _crop("secret", tmp_path / "s1.png", (0, 0, 96, 96)),
+        _crop("cover", tmp_path / "s2.png", (100, 100, 196, 196)),
+        _crop("secret", tmp_path / "s3.png", (150, 150, 246, 246)),
+    ]
+    stego = tmp_path / "stego.png"
+    result = runner.invoke(cli.app, ["hide", str(cover), *map(str, secrets), "-o", str(stego)])
+    assert result.exit_code == 0, result.output
+    assert read_metadata(stego)["invimg:model"] == "deepmih3-small"
+    result = runner.invoke(cli.app, ["reveal", str(stego), "-o", str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    for i, secret in enumerate(secrets, start=1):
+        revealed = np.asarray(Image.open(tmp_path / f"out_{i}.png"), np.float64)
+        error = np.mean((revealed - np.asarray(Image.open(secret), np.float64)) ** 2)
+        assert 10 * np.log10(255**2 / error) > 16.5  # 19-27 dB; another secret's slot: 9-14

@@ -18,8 +18,8 @@ exactly what a PNG will store, so what ``reveal`` sees after saving is what
   the default because it reveals better than a Gaussian sample from the
   8-bit stego although training draws z ~ N(0, 1), as published. Measured
   with ``invimg eval hiding --z both`` on the 8 held-out 256² crops, the
-  shipped ``hinet-small`` reveals its secret at 33.73 dB / SSIM 0.938 with
-  zeros and 32.88 dB / 0.899 with a Gaussian z (BENCHMARKS.md). Zero is the
+  shipped ``hinet-small`` reveals its secret at 34.26 dB / SSIM 0.941 with
+  zeros and 33.44 dB / 0.906 with a Gaussian z (BENCHMARKS.md). Zero is the
   mean of the distribution the network was trained to ignore, so it adds no
   noise.
 * Robust models (RIIS, :mod:`invimg.hiding.riis`) reveal from a stego that
@@ -53,7 +53,7 @@ from .riis import RIIS
 #: The shipped model used when none is named, by number of secrets: CPU-trained
 #: previews, an 8-block HiNet and an 8-block-per-stage DeepMIH (the full ``hinet``
 #: and ``deepmih-2`` come later). The CLI, the web page and the demo use them too.
-DEFAULT_MODELS = {1: "hinet-small", 2: "deepmih2-small"}
+DEFAULT_MODELS = {1: "hinet-small", 2: "deepmih2-small", 3: "deepmih3-small"}
 DEFAULT_MODEL = DEFAULT_MODELS[1]
 #: Context (pixels) computed around each tile and thrown away. With it, a 384²
 #: image in 128² tiles gave the very same 8-bit stego and revealed secret as one

@@ -40,7 +40,8 @@ from .common import (
 
 KEY_SECRETS = "invimg:secrets"
 MODEL_HELP = (
-    "Shipped model name or path to a model card (.json). Default: "
+    "Shipped model name, path to a model card (.json), or a HiNet checkpoint of the "
+    "published code (.pt). Default: "
     + ", ".join(f"{name} for {n} secret(s)" for n, name in DEFAULT_MODELS.items())
     + "."
 )
