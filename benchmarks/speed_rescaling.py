@@ -34,6 +34,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,25 @@ def current_rss_mib() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
+def timed_peak(run: Callable[[], object], cuda: bool = False) -> dict[str, float]:
+    """Seconds of ``run()`` and its peak memory (CUDA allocator, else RSS growth), MiB."""
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    base = current_rss_mib()
+    start = time.perf_counter()
+    with torch.no_grad():
+        run()
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    return {"seconds": seconds, "peak_mib": peak}
+
+
 def published_child(args: argparse.Namespace) -> dict[str, float]:
     """The published InvRescaleNet (×4, reference checkpoint), whole image, as its test does."""
     from compare_published import published_irn  # the same folder: imports their code
@@ -79,24 +99,11 @@ def published_child(args: argparse.Namespace) -> dict[str, float]:
     g = torch.Generator().manual_seed(0)
     h, w = args.height, args.width
     hr = torch.randint(0, 256, (1, 3, h, w), generator=g).float() / 255
-    y = torch.cat(
-        (
-            torch.randint(0, 256, (1, 3, h // 4, w // 4), generator=g).float() / 255,
-            torch.randn(1, 45, h // 4, w // 4, generator=g),
-        ),
-        1,
-    )
-    base = current_rss_mib()
-    start = time.perf_counter()
-    with torch.no_grad():
-        if args.child == "down":
-            lr = net(hr)[:, :3]
-            torch.round(lr.clamp(0, 1) * 255)  # their test quantises the LR
-        else:
-            net(y, rev=True)[:, :3].clamp(0, 1)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
-    return {"seconds": seconds, "peak_mib": peak}
+    lr = torch.randint(0, 256, (1, 3, h // 4, w // 4), generator=g).float() / 255
+    y = torch.cat((lr, torch.randn(1, 45, h // 4, w // 4, generator=g)), 1)
+    if args.child == "down":  # their test quantises the LR
+        return timed_peak(lambda: torch.round(net(hr)[:, :3].clamp(0, 1) * 255))
+    return timed_peak(lambda: net(y, rev=True)[:, :3].clamp(0, 1))
 
 
 def child(args: argparse.Namespace) -> dict[str, float]:
@@ -110,24 +117,14 @@ def child(args: argparse.Namespace) -> dict[str, float]:
     s = model.scale
     lr = image(-(-args.width // s), -(-args.height // s))  # content does not change the cost
     cuda = args.device == "cuda"
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    base = current_rss_mib()
-    start = time.perf_counter()
-    with torch.no_grad():
-        if args.child == "down":
-            downscale(hr, model=model, tile=tile, margin=args.margin, device=args.device)
-        else:
-            upscale(lr, model=model, tile=tile, margin=args.margin, device=args.device)
-    if cuda:
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    if cuda:
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
-    return {"seconds": seconds, "peak_mib": peak}
+    if args.child == "down":
+        return timed_peak(
+            lambda: downscale(hr, model=model, tile=tile, margin=args.margin, device=args.device),
+            cuda,
+        )
+    return timed_peak(
+        lambda: upscale(lr, model=model, tile=tile, margin=args.margin, device=args.device), cuda
+    )
 
 
 def measure(

@@ -37,15 +37,14 @@ import torch
 from torch import Tensor, nn
 
 from ..distortions import DistortionMixture, parse_distortion
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError
 from ..metrics import psnr
 from ..training import TrainConfig, fp32, register_task
 from ..training.config import build_section
 from ..training.distributed import unwrap
-from .hinet import HiNet
 from .losses import low_frequency, squared_error, sum_terms
 from .riis import RIIS, RobustReveal
-from .task import split_batch
+from .task import split_batch, warm_start
 
 #: The channels validation measures, by metric name (the benchmark's table rows).
 VALIDATION_CHANNELS: dict[str, str] = {
@@ -123,10 +122,7 @@ class RobustHidingTask:
     def build_model(self) -> nn.Module:
         model = RIIS(self.model_config)
         if self.init_from:
-            try:
-                model.load_hinet(_trained_hinet(self.init_from))
-            except ValueError as exc:  # another number of blocks, growth, …
-                raise ConfigError(f"model.init_from {self.init_from!r}: {exc}") from None
+            warm_start(model, self.init_from)
         return model
 
     def generator(self, step: int) -> torch.Generator:
@@ -185,19 +181,6 @@ class RobustHidingTask:
             secret = net.reveal(received, "zeros", channel=channel).secrets[0]
             metrics[f"psnr_secret_{name}"] = psnr(secrets[0], secret.clamp(0, 1), quantize=True)
         return metrics
-
-
-def _trained_hinet(source: str) -> HiNet:
-    """The HiNet named by ``model.init_from`` (a shipped name or a card path)."""
-    from ..zoo import load
-
-    try:
-        trained = load(source)
-    except ModelError as exc:
-        raise ConfigError(f"model.init_from: {exc}") from None
-    if not isinstance(trained, HiNet):
-        raise ConfigError(f"model.init_from {source!r} is not a HiNet ({type(trained).__name__})")
-    return trained
 
 
 @register_task("robust_hiding")

@@ -39,7 +39,9 @@ from ..training.distributed import unwrap
 from ..zoo import ARCHITECTURES, build_model
 from .base import DEFAULT_Z, HidingModel
 from .deepmih import DeepMIH
+from .hinet import HiNet
 from .losses import HidingLossConfig, hiding_loss
+from .riis import RIIS
 
 _FLIPS: tuple[tuple[int, ...], ...] = ((3,), (2,), (2, 3))
 
@@ -127,8 +129,9 @@ def warm_start(model: nn.Module, source: str) -> None:
     """Copy the trained model ``source`` (a shipped name or a card path) into ``model``.
 
     A DeepMIH may start from one with fewer secrets (see
-    :meth:`~invimg.hiding.deepmih.DeepMIH.load_stages`); any other model
-    only from one of its own architecture and shape.
+    :meth:`~invimg.hiding.deepmih.DeepMIH.load_stages`), a RIIS from a HiNet
+    (its invertible part, :meth:`~invimg.hiding.riis.RIIS.load_hinet`); any
+    other model only from one of its own architecture and shape.
     """
     from ..errors import ModelError
     from ..zoo import load
@@ -140,6 +143,8 @@ def warm_start(model: nn.Module, source: str) -> None:
     try:
         if isinstance(model, DeepMIH) and isinstance(trained, DeepMIH):
             model.load_stages(trained)
+        elif isinstance(model, RIIS) and isinstance(trained, HiNet):
+            model.load_hinet(trained)
         elif type(trained) is type(model):
             model.load_state_dict(trained.state_dict())
         else:

@@ -35,7 +35,7 @@ from torch import Tensor
 from ..errors import InputImageError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..tiling import pad_to_multiple
-from ..zoo.registry import load_typed
+from ..zoo.registry import inference_setting, load_typed
 from .masks import known_from_hole, load_mask
 from .pdgan import PDGAN
 
@@ -60,8 +60,7 @@ def resolve_model(model: ModelLike) -> PDGAN:
 
 def default_strength(net: PDGAN) -> float:
     """The strength recorded in the model's card (``inference.strength``), else 1."""
-    card = getattr(net, "card", None)
-    value = card.data.get("inference", {}).get("strength") if card is not None else None
+    value = inference_setting(net, "strength")
     return float(value) if isinstance(value, int | float) else 1.0
 
 

@@ -41,12 +41,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pytorch_msssim
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, ModelError
-from ..metrics import psnr_per_image
+from ..metrics import psnr_per_image, ssim_per_image
 from ..training import TrainConfig, register_task
 from ..training.config import build_section
 from ..training.distributed import unwrap
@@ -197,8 +196,7 @@ class PriorTask:
     def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
         known = validation_known(batch).to(batch.device)
         out = composite(unwrap(model)(batch, known), batch, known).clamp(0, 1)
-        rounded = out.mul(255).round().div(255)
-        ssim = pytorch_msssim.ssim(rounded, batch, data_range=1.0)
+        ssim = ssim_per_image(out, batch, quantize=True).mean()
         return {"psnr": mean_psnr(out, batch), "ssim": float(ssim)}
 
 

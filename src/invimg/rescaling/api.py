@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from ..errors import ModelError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit
 from ..tiling import pad_to_multiple, run_tiled
-from ..zoo.registry import WEIGHTS_DIR
+from ..zoo.registry import WEIGHTS_DIR, inference_setting
 from .color import IRNColor
 from .compression import IRNJPEG
 from .irn import IRN
@@ -227,8 +227,7 @@ def downscale(
 
 def default_z(model: nn.Module) -> ZMode:
     """The latent the model's card records as better (``inference.z``), else :data:`DEFAULT_Z`."""
-    card = getattr(model, "card", None)
-    value = card.data.get("inference", {}).get("z") if card is not None else None
+    value = inference_setting(model, "z")
     return value if value in ("zeros", "gaussian") else DEFAULT_Z
 
 
@@ -276,7 +275,9 @@ def default_color_model() -> str:
 
 
 def _color_model(model: ModelLike, device: str | torch.device | None) -> IRNColor:
-    net = resolve_model(model if model is not None else default_color_model(), "", device)
+    if model is None:
+        model = default_color_model()
+    net = resolve_model(model, COLOR_MODELS[0], device)
     if not isinstance(net, IRNColor):
         raise WrongModelError(f"expected an IRN-Color model, got {type(net).__name__}")
     return net

@@ -156,6 +156,17 @@ def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu
     return model.to(device).eval()
 
 
+def inference_setting(model: nn.Module, key: str) -> Any:
+    """``inference.<key>`` of the card ``model`` was loaded from (None without one).
+
+    Cards record how their model is best run (measured when it was shipped:
+    PD-GAN's sampling strength, IRN's latent); the task APIs use it as their
+    default.
+    """
+    card = getattr(model, "card", None)
+    return card.data.get("inference", {}).get(key) if card is not None else None
+
+
 def read_torch_checkpoint(path: str | os.PathLike[str], what: str) -> Any:
     """``torch.load`` of a published checkpoint, tensors only (no code runs), one-line errors.
 
