@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -123,3 +126,64 @@ def test_diversity_is_zero_for_identical_samples_and_rings_cover_the_hole(
     assert same["hole"]["lpips_like"] == 0 and same["hole"]["pixel_l1"] == 0
     varied = pairwise_diversity(features, inpaint(image, hole, n=3, model=net), hole)
     assert varied["hole"]["pixel_l1"] > 1  # type: ignore[operator]
+
+
+def test_shipped_model_varies_more_deep_in_the_hole_than_at_its_border() -> None:
+    """The hard map's promise on the shipped model: faithful near the border, free inside."""
+    from PIL import Image
+
+    from invimg.interfaces.cli_demo import ASSETS
+
+    photo = np.asarray(Image.open(ASSETS / "cover.png").convert("RGB"))[:128, :128]
+    hole = np.zeros(photo.shape[:2], dtype=bool)
+    hole[24:104, 24:104] = True
+    samples = inpaint(photo, hole, n=4, seed=0)  # shipped model, its card's strength
+    assert all(np.array_equal(s[~hole], photo[~hole]) for s in samples)
+    rings = ring_masks(hole)
+    spread = np.mean(
+        [
+            np.abs(a.astype(float) - b.astype(float)).mean(-1)
+            for i, a in enumerate(samples)
+            for b in samples[i + 1 :]
+        ],
+        axis=0,
+    )
+    border, deep = spread[rings["0-4px"]].mean(), spread[rings["16-32px"]].mean()
+    assert spread[hole].mean() > 0.3  # the samples differ, by more than rounding
+    assert deep > 1.3 * border
+
+
+def test_training_crops_are_seeded_squares_at_the_benchmark_scale(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from invimg.inpainting.evaluation import training_crops
+
+    photos, a, b = tmp_path / "photos", tmp_path / "a", tmp_path / "b"
+    for d in (photos, a, b):
+        d.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(photos / "p.png")
+    training_crops(photos, a, per_image=2, side=16)
+    training_crops(photos, b, per_image=2, side=16)
+    crops = sorted(a.iterdir())
+    assert [c.name for c in crops] == ["p-0.png", "p-1.png"]
+    for c in crops:
+        pixels = np.asarray(Image.open(c))
+        assert pixels.shape == (16, 16, 3)
+        assert np.array_equal(pixels, np.asarray(Image.open(b / c.name)))  # same seed, same crop
+
+
+def test_the_classical_bar_needs_psnr_and_ssim_in_every_bin() -> None:
+    from invimg.inpainting.evaluation import reaches_classical
+
+    def report(pdgan_ssim: float) -> dict[str, Any]:
+        rows = {
+            "telea": {"psnr": 30.0, "ssim": 0.90},
+            "biharmonic": {"psnr": 31.0, "ssim": 0.92},
+            "pdgan": {"psnr": 31.5, "ssim": pdgan_ssim},
+        }
+        good = {"rows": {**rows, "pdgan": {"psnr": 32.0, "ssim": 0.95}}}
+        return {"bins": {"10%-30%": good, "30%-50%": {"rows": rows}}}
+
+    assert reaches_classical(report(0.93))
+    assert not reaches_classical(report(0.915))  # beats Telea, not biharmonic

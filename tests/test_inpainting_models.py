@@ -209,6 +209,29 @@ def test_generator_samples_depend_on_z_once_trained_away_from_zero() -> None:
     assert torch.equal(a[~hole], x[0][~hole])
 
 
+def test_output_stride_generator_varies_smoothly_and_keeps_the_schedule_of_its_resolution() -> None:
+    config = PDGAN.Config(
+        widths=[8, 8], z_dim=4, hidden=8, output_stride=4, prior={"width": 4, "levels": 3}
+    )
+    net = PDGAN(config).eval()
+    assert net.size_multiple == 16 and net.latent_shape(64, 32) == (4, 4, 2)
+    # blocks at 1/16 and 1/8 of the image use the published entries of 1/16 and 1/8
+    assert [(b.iterations, b.kernel) for b in net.blocks] == [(4, 3), (5, 3)]
+    torch.nn.init.normal_(net.to_image.weight, std=0.2)
+    x, known = torch.rand(1, 3, 64, 64), square_hole(64, 8, 56)
+    a, b = net(x, known, torch.randn(2, *net.latent_shape(64, 64)))
+    hole = known[0].expand(3, -1, -1) == 0
+    assert a.shape == (3, 64, 64) and torch.equal(a[~hole], x[0][~hole])
+    diff = (a - b)[:, 16:48, 16:48]  # deep inside the hole, away from the clamp at 0 and 1
+    assert diff.abs().mean() > 1e-3
+    # bilinear ×4: neighbouring pixels differ far less than the samples do
+    assert (diff[:, 1:] - diff[:, :-1]).abs().mean() < 0.5 * diff.abs().mean()
+    with pytest.raises(ValueError, match="power of 2"):
+        PDGAN(PDGAN.Config(widths=[8], output_stride=3))
+    with pytest.raises(ValueError, match="levels"):
+        PDGAN(PDGAN.Config(widths=[8] * 5, output_stride=4))
+
+
 def test_frozen_discriminator_passes_gradient_to_the_image_only() -> None:
     d = MultiScaleDiscriminator(DiscriminatorConfig(width=4, layers=2, scales=2))
     image = torch.rand(1, 3, 32, 32, requires_grad=True)

@@ -146,6 +146,38 @@ def pairwise_diversity(
     }
 
 
+def training_crops(folder: Path, out: Path, per_image: int = 2, side: int = 256) -> Path:
+    """Seeded ``side``² crops of each photo of ``folder`` (short side resized to 2·side) in ``out``.
+
+    The held-out benchmark crops are taken at that scale, so a choice made on
+    these crops of the *training* photos (a generator, its default strength)
+    transfers, and the held-out images only measure it.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    for name, photo in load_folder(folder):
+        image = Image.fromarray(photo)
+        scale = 2 * side / min(image.size)
+        size = (round(image.width * scale), round(image.height * scale))
+        pixels = np.asarray(image.resize(size, Image.Resampling.BICUBIC))
+        for i in range(per_image):
+            top = int(rng.integers(0, pixels.shape[0] - side + 1))
+            left = int(rng.integers(0, pixels.shape[1] - side + 1))
+            crop = pixels[top : top + side, left : left + side]
+            Image.fromarray(crop).save(out / f"{name}-{i}.png")
+    return out
+
+
+def reaches_classical(report: dict[str, Any]) -> bool:
+    """Whether the samples' PSNR and SSIM reach the better of Telea and biharmonic in every bin."""
+    return all(
+        b["rows"]["pdgan"][m] >= max(b["rows"]["telea"][m], b["rows"]["biharmonic"][m])
+        for b in report["bins"].values()
+        for m in ("psnr", "ssim")
+    )
+
+
 def load_folder(folder: Path) -> list[tuple[str, np.ndarray]]:
     """The folder's images (sorted by name) as uint8 RGB arrays."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")

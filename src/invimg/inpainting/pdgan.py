@@ -17,6 +17,16 @@ Differences from the published code, each for a stated reason:
   for tens of CPU minutes cannot learn to paint a photo from noise; it can
   learn to vary the prior's completion, which is what the samples show.
 * The prior fed to the blocks is ``P`` with the known pixels pasted back.
+* ``output_stride`` (default 1, the published form) lets the generator stop
+  at 1/stride of the image and upsample its residual bilinearly. The CPU
+  generators trained at stride 1 (``pdgan-cpu*.yaml``) drew a pixel-scale
+  checkerboard into every sample, the artefact of transposed convolutions
+  (Odena et al., 2016) that a short training never removes: at the same
+  pixel difference between samples they lost about three times as much
+  SSIM to the prior as stride-4 samples (BENCHMARKS.md). At stride 4 (the shipped
+  ``pdgan-small``) the samples are smooth and differ from each other in
+  broad bands of shading. Blocks keep the published hard-map schedule *of
+  their resolution*: a block at 1/8 of the image uses the published 1/8 entry.
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ class PDGAN(nn.Module):
         hidden: int = 32
         k: float = 4.0
         output: Literal["residual", "image"] = "residual"
+        output_stride: int = 1
         prior: dict[str, Any] = field(default_factory=dict)
 
     size_multiple: int
@@ -62,16 +73,24 @@ class PDGAN(nn.Module):
     def __init__(self, config: Config) -> None:
         super().__init__()
         levels = len(config.widths)
-        if not 1 <= levels <= len(PUBLISHED_HARD_SCHEDULE):
-            raise ValueError(f"widths must list 1 to {len(PUBLISHED_HARD_SCHEDULE)} levels")
+        stride = config.output_stride
+        if stride < 1 or stride & (stride - 1):
+            raise ValueError(f"output_stride must be a power of 2, got {stride}")
+        coarser = stride.bit_length() - 1  # log2(stride): published levels the stride skips
+        if not 1 <= levels <= len(PUBLISHED_HARD_SCHEDULE) - coarser:
+            raise ValueError(
+                f"widths must list 1 to {len(PUBLISHED_HARD_SCHEDULE) - coarser} levels "
+                f"at output_stride {stride}"
+            )
         if config.k <= 1 or config.z_dim < 1 or config.hidden < 1:
             raise ValueError("need k > 1, z_dim >= 1 and hidden >= 1")
         self.config = config
         self.prior = PartialConvUNet(PartialConvUNet.Config(**config.prior))
         self.prior.requires_grad_(False)
         self.levels = levels
-        self.size_multiple = max(2**levels, self.prior.size_multiple)
-        schedule = PUBLISHED_HARD_SCHEDULE[-levels:]
+        self.size_multiple = max(2**levels * stride, self.prior.size_multiple)
+        last = len(PUBLISHED_HARD_SCHEDULE) - coarser
+        schedule = PUBLISHED_HARD_SCHEDULE[last - levels : last]
         widths = list(config.widths)
         self.head = nn.Conv2d(config.z_dim, widths[0], 3, padding=1)
         self.blocks = nn.ModuleList(
@@ -90,7 +109,7 @@ class PDGAN(nn.Module):
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
         """Shape of one ``z`` for an image of ``height × width`` (multiples of size_multiple)."""
-        scale = 2**self.levels
+        scale = 2**self.levels * self.config.output_stride
         return self.config.z_dim, height // scale, width // scale
 
     def prior_image(self, image: Tensor, known: Tensor) -> Tensor:
@@ -109,6 +128,10 @@ class PDGAN(nn.Module):
         for block, up in zip(self.blocks, self.ups):
             x = up(block(x, prior, known))
         delta = self.to_image(F.leaky_relu(x, 0.2))
+        if delta.shape[-2:] != prior.shape[-2:]:
+            delta = F.interpolate(
+                delta, size=prior.shape[-2:], mode="bilinear", align_corners=False
+            )
         if self.config.output == "residual":
             return prior + strength * delta
         return prior + strength * ((torch.tanh(delta) + 1) / 2 - prior)

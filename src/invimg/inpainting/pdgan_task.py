@@ -123,7 +123,10 @@ class PDGANTask:
         self.features = load_frozen(str(features_ref), "features")
         self.loss = build_section(PDGANLoss, dict(config.loss), "loss.")
         self.seed = config.seed
-        multiple = max(2 ** len(self.model_config.widths), 2 ** self.prior_fields["levels"])
+        multiple = max(
+            2 ** len(self.model_config.widths) * self.model_config.output_stride,
+            2 ** self.prior_fields["levels"],
+        )
         for name, size in (
             ("data.crop", config.data.crop),
             ("data.val_crop", config.data.val_crop),
