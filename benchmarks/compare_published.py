@@ -63,7 +63,8 @@ import invimg
 from invimg.hiding.published import load_hinet_checkpoint
 from invimg.rescaling.published import load_published_irn
 
-REFERENCE = Path("/work/shared/reference")
+#: The published checkpoints beside this checkout (``../shared/reference``).
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
 @contextlib.contextmanager

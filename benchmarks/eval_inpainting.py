@@ -36,7 +36,9 @@ from PIL import Image
 
 from invimg.inpainting.api import inpaint, show_hole
 from invimg.inpainting.evaluation import (
+    CLASSICAL,
     benchmark_hole,
+    classical_bar,
     evaluate_inpainting,
     load_folder,
     reaches_classical,
@@ -107,16 +109,18 @@ def calibrate_strength(model: str, folder: Path, strengths: tuple[float, ...]) -
     """
     tried: dict[str, Any] = {}
     chosen = min(strengths)
+    bar: dict[str, dict[str, float]] = {}
+    classical: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         crops = training_crops(folder, Path(tmp))
-        classical: dict[str, Any] = {}
         for strength in sorted(strengths):
-            report = evaluate_inpainting(model, crops, strength=strength, classical=not classical)
-            for name, b in report["bins"].items():  # the classical rows of the first run
-                if name not in classical:
-                    classical[name] = {m: b["rows"][m] for m in ("telea", "biharmonic")}
-                b["rows"].update(classical[name])
-            ok = reaches_classical(report)
+            report = evaluate_inpainting(model, crops, strength=strength, classical=not bar)
+            if not bar:  # the classical methods run once, with the first strength
+                bar = classical_bar(report)
+                classical = {
+                    n: {m: b["rows"][m] for m in CLASSICAL} for n, b in report["bins"].items()
+                }
+            ok = reaches_classical(report, bar)
             tried[str(strength)] = {
                 name: {"psnr": b["rows"]["pdgan"]["psnr"], "ssim": b["rows"]["pdgan"]["ssim"]}
                 for name, b in report["bins"].items()

@@ -34,18 +34,14 @@ from typing import Any
 
 import torch
 
-from invimg.inpainting.evaluation import evaluate_inpainting, training_crops
+from invimg.inpainting.evaluation import (
+    CLASSICAL,
+    classical_bar,
+    evaluate_inpainting,
+    training_crops,
+)
 
 HERE = Path(__file__).resolve().parent
-CLASSICAL = ("telea", "biharmonic")
-
-
-def bar(report: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per bin, the better classical PSNR and SSIM: what the samples must reach."""
-    return {
-        name: {metric: max(b["rows"][m][metric] for m in CLASSICAL) for metric in ("psnr", "ssim")}
-        for name, b in report["bins"].items()
-    }
 
 
 def row(report: dict[str, Any], target: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -122,7 +118,7 @@ def sweep(args: argparse.Namespace, data: Path, results: dict[str, Any]) -> None
             classical = "bar" not in results
             report = evaluate_inpainting(model, data, strength=strength, classical=classical)
             if classical:
-                results["bar"] = bar(report)
+                results["bar"] = classical_bar(report)
                 results["classical"] = {
                     b: {m: v["rows"][m] for m in (*CLASSICAL, "push-pull", "prior")}
                     for b, v in report["bins"].items()

@@ -46,8 +46,10 @@ from invimg.rescaling.api import DEFAULT_MARGIN, DEFAULT_TILE, downscale, resolv
 from invimg.rescaling.irn import receptive_radius
 from invimg.rescaling.published import load_published_irn
 
-PHOTO = Path(__file__).resolve().parents[1] / "data" / "holdout" / "mate-nature-storm.png"
-REFERENCE_X4 = Path("/work/shared/reference/IRN_x4_official_random.pth")
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "data" / "holdout" / "mate-nature-storm.png"
+#: The published random ×4 checkpoint beside this checkout (``../shared/reference``).
+REFERENCE_X4 = ROOT.parent / "shared" / "reference" / "IRN_x4_official_random.pth"
 
 
 def build(spec: str, device: str = "cpu") -> IRN:

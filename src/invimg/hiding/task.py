@@ -31,12 +31,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..metrics import psnr
 from ..training import TrainConfig, fp32, register_task
 from ..training.config import build_section
 from ..training.distributed import unwrap
-from ..zoo import ARCHITECTURES, build_model
+from ..zoo import ARCHITECTURES, build_model, load
 from .base import DEFAULT_Z, HidingModel
 from .deepmih import DeepMIH
 from .hinet import HiNet
@@ -133,9 +133,6 @@ def warm_start(model: nn.Module, source: str) -> None:
     (its invertible part, :meth:`~invimg.hiding.riis.RIIS.load_hinet`); any
     other model only from one of its own architecture and shape.
     """
-    from ..errors import ModelError
-    from ..zoo import load
-
     try:
         trained = load(source)
     except ModelError as exc:

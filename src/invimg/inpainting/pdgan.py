@@ -54,6 +54,12 @@ PUBLISHED_HARD_SCHEDULE: tuple[tuple[int, int], ...] = (
 )
 
 
+def size_multiple(config: PDGAN.Config) -> int:
+    """What image sides must be a multiple of: the generator's and the prior's downsampling."""
+    prior_levels = int(config.prior.get("levels", PartialConvUNet.Config.levels))
+    return max(2 ** len(config.widths) * config.output_stride, 2**prior_levels)
+
+
 @register_architecture("pdgan")
 class PDGAN(nn.Module):
     """Prior + SPDNorm generator: ``sample(image, known, z)`` is one completion."""
@@ -88,7 +94,7 @@ class PDGAN(nn.Module):
         self.prior = PartialConvUNet(PartialConvUNet.Config(**config.prior))
         self.prior.requires_grad_(False)
         self.levels = levels
-        self.size_multiple = max(2**levels * stride, self.prior.size_multiple)
+        self.size_multiple = size_multiple(config)
         last = len(PUBLISHED_HARD_SCHEDULE) - coarser
         schedule = PUBLISHED_HARD_SCHEDULE[last - levels : last]
         widths = list(config.widths)

@@ -39,7 +39,7 @@ from .losses import (
     hinge_d,
     hinge_g,
 )
-from .pdgan import PDGAN
+from .pdgan import PDGAN, size_multiple
 from .prior import composite
 from .task import batch_known, load_frozen, mean_psnr, step_rng, validation_known
 
@@ -123,10 +123,7 @@ class PDGANTask:
         self.features = load_frozen(str(features_ref), "features")
         self.loss = build_section(PDGANLoss, dict(config.loss), "loss.")
         self.seed = config.seed
-        multiple = max(
-            2 ** len(self.model_config.widths) * self.model_config.output_stride,
-            2 ** self.prior_fields["levels"],
-        )
+        multiple = size_multiple(self.model_config)
         for name, size in (
             ("data.crop", config.data.crop),
             ("data.val_crop", config.data.val_crop),
