@@ -30,7 +30,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     photo.resize((64, 48)).save(tmp_path / "photo.png")
     (tmp_path / "tinynets.py").write_text(
         "import torch\n"
-        "def small():\n"
+        "def small() -> torch.nn.Module:\n"
         "    torch.manual_seed(0)\n"
         "    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU())\n"
     )

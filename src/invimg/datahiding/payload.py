@@ -44,7 +44,8 @@ class Payload:
         return cls(message.encode("utf-8"), "text")
 
 
-def _name_bytes(name: str | None) -> bytes:
+def stored_name(name: str | None) -> bytes:
+    """The bytes of ``name`` that the payload keeps: its base name, at most 255 bytes."""
     if not name:
         return b""
     encoded = name.replace("\\", "/").rsplit("/", 1)[-1].encode("utf-8")[:255]
@@ -53,7 +54,7 @@ def _name_bytes(name: str | None) -> bytes:
 
 def pack(payload: Payload) -> bytes:
     """The bytes to encrypt (see the module docstring)."""
-    name = _name_bytes(payload.name)
+    name = stored_name(payload.name)
     body = bytes([_KINDS.index(payload.kind), len(name)]) + name + payload.data
     compressed = zlib.compress(body, 9)
     if len(compressed) < len(body):

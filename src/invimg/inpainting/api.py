@@ -34,7 +34,7 @@ from torch import Tensor
 
 from ..errors import InputImageError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit, to_numpy
-from ..tiling import pad_to_multiple
+from ..tiling import PadMode, pad_to_multiple
 from ..zoo.registry import inference_setting, load_typed
 from .masks import known_from_hole, load_mask
 from .pdgan import PDGAN
@@ -146,8 +146,8 @@ def _samples(
 ) -> list[Tensor]:
     """``n`` completions at the working size; the prior runs once, padding added and removed."""
     h, w = image.shape[-2:]
-    padded = pad_to_multiple(image, net.size_multiple, "reflect")
-    padded_known = pad_to_multiple(known, net.size_multiple, "replicate")
+    padded = _pad_for(net, image, "reflect")
+    padded_known = _pad_for(net, known, "replicate")
     ph, pw = padded.shape[-2:]
     if ph > h or pw > w:  # padding counts as known context
         padded_known = padded_known.clone()
@@ -160,6 +160,20 @@ def _samples(
         raw = net.generate(z, prior, padded_known, strength)
         fills.append(raw[..., :h, :w].cpu())
     return fills
+
+
+def _pad_for(net: PDGAN, x: Tensor, mode: PadMode) -> Tensor:
+    """Pad to the model's multiple, and to two multiples wide if that leaves one.
+
+    At a single multiple in both directions the coarsest level is 1×1, where
+    instance normalisation has a single value to normalise and fails: small
+    images (up to 32×32 for the shipped model) are widened to get two values.
+    """
+    m = net.size_multiple
+    padded = pad_to_multiple(x, m, mode)
+    if tuple(padded.shape[-2:]) == (m, m):
+        padded = F.pad(padded, (0, m, 0, 0), mode="replicate")
+    return padded
 
 
 def show_hole(image: np.ndarray, hole: np.ndarray, cell: int = 8) -> np.ndarray:

@@ -28,6 +28,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import one_line
+from . import interrupt
 from .common import user_errors
 
 #: Click's exceptions: Typer's vendored copy of click (Typer >= 0.25) or click itself.
@@ -58,6 +59,7 @@ class _OneLineErrors(TyperGroup):
         )
         if not standalone_mode:
             return run(standalone_mode=False, **extra)
+        interrupt.reset()
         try:
             code = run(standalone_mode=False, **extra)
         except _NO_ARGS_IS_HELP as exc:
@@ -69,8 +71,10 @@ class _OneLineErrors(TyperGroup):
             typer.echo(f"error: {_click_message(exc)}", err=True)
             sys.exit(exc.exit_code)
         except typer.Abort:
-            typer.echo("error: interrupted", err=True)
-            sys.exit(130)
+            interrupt.report()
+            sys.exit(interrupt.INTERRUPTED_EXIT)
+        if code == interrupt.INTERRUPTED_EXIT:  # Typer exits 130 silently on a Ctrl-C of its own
+            interrupt.report()
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -122,12 +126,13 @@ def _register_commands() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    interrupt.reset()
     try:
         _register_commands()  # imports torch: seconds in which Ctrl-C may come
         app()
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(130)
+        interrupt.report()
+        sys.exit(interrupt.INTERRUPTED_EXIT)
 
 
 __all__ = ["app", "main", "user_errors"]

@@ -66,6 +66,21 @@ def _read(path: Path) -> np.ndarray:
     return np.asarray(read_input(path).pixels)
 
 
+def check_cover_size(cover: Path, pixels: np.ndarray, smallest: int) -> None:
+    """Refuse a cover smaller than one block of the network: it would hide nothing.
+
+    The network works on ``smallest``-pixel blocks; a thinner cover is padded
+    to one and cropped back, and the crop throws away what was hidden, so the
+    secret (resized down to the cover) could never be revealed.
+    """
+    h, w = pixels.shape[:2]
+    if min(h, w) < smallest:
+        raise InputImageError(
+            f"cover {show_path(cover)} is {w}×{h} px: too small to hide anything "
+            f"(each side needs at least {smallest} px)"
+        )
+
+
 @app.command("hide")
 @user_errors
 def hide_command(
@@ -96,7 +111,9 @@ def hide_command(
             "the hidden image; use .png (or a robust model: --robust)"
         )
     check_secret_count(len(secrets), net)
-    stego = hide(_read(cover), [_read(s) for s in secrets], model=net, strict=strict)
+    cover_pixels = _read(cover)
+    check_cover_size(cover, cover_pixels, net.size_multiple)
+    stego = hide(cover_pixels, [_read(s) for s in secrets], model=net, strict=strict)
     meta = {KEY_TASK: "hiding", KEY_MODEL: model_ref(model), KEY_SECRETS: str(net.num_secrets)}
     write_image(output, stego, force=force, inputs=inputs, metadata=meta, jpeg_quality=quality)
     typer.echo(f"wrote {output} ({len(secrets)} secret(s) hidden with {model})")

@@ -24,6 +24,7 @@ import typer
 from ..errors import InputImageError, OutputExistsError, OutputPathError
 from ..inpainting.api import DEFAULT_MODEL, MAX_SAMPLES, MAX_STRENGTH
 from ..io.images import show_path
+from . import interrupt
 from .cli import app
 from .common import KEY_MODEL, KEY_TASK, model_ref, read_input, user_errors
 
@@ -47,6 +48,8 @@ def check_output_dir(outdir: Path, names: list[str], force: bool) -> None:
         if not os.access(parent, os.W_OK):
             raise OutputPathError(f"cannot create {shown}: no permission to write there")
         return
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write samples into {shown}: no permission to write there")
     clash = [name for name in names if (outdir / name).exists()]
     if clash and not force:
         raise OutputExistsError(
@@ -71,22 +74,44 @@ def _read_mask(path: Path, size: tuple[int, int], invert: bool) -> np.ndarray:
 
 
 def _publish(outdir: Path, files: dict[str, np.ndarray], meta: dict[str, str]) -> None:
-    """Write every file into a temporary folder, then move them into ``outdir``."""
-    from ..io import write_image
+    """Write every file into a temporary folder, then move them into ``outdir``.
 
+    A folder that turns out unwritable only now (permissions checked as root,
+    a read-only mount, a full disk) is an output problem, exit 4: one line,
+    and the staging folder is removed.
+    """
     parent = outdir.absolute().parent
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=parent))
     try:
-        for name, pixels in files.items():
-            write_image(staging / name, pixels, metadata={**meta, "invimg:file": name})
-        if not outdir.exists():
-            staging.chmod(0o755)
-            os.replace(staging, outdir)
-            return
-        for name in files:
-            os.replace(staging / name, outdir / name)
+        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=parent))
+    except OSError as exc:
+        raise _write_error(outdir, exc) from None
+    try:
+        _stage_and_move(staging, outdir, files, meta)
+    except OSError as exc:
+        raise _write_error(outdir, exc) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stage_and_move(
+    staging: Path, outdir: Path, files: dict[str, np.ndarray], meta: dict[str, str]
+) -> None:
+    from ..io import write_image
+
+    for name, pixels in files.items():
+        write_image(staging / name, pixels, metadata={**meta, "invimg:file": name})
+    if not outdir.exists():
+        staging.chmod(0o755)
+        os.replace(staging, outdir)
+        return
+    with interrupt.deferred():  # a Ctrl-C must not leave half of the samples moved
+        for name in files:
+            os.replace(staging / name, outdir / name)
+
+
+def _write_error(outdir: Path, exc: OSError) -> OutputPathError:
+    reason = exc.strerror or type(exc).__name__
+    return OutputPathError(f"cannot write samples into {show_path(outdir)}: {reason}")
 
 
 @app.command("inpaint")

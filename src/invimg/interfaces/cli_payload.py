@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import typer
@@ -25,6 +26,9 @@ from ..io import check_output_file, check_output_path, write_bytes, write_png
 from ..io.images import show_path
 from .cli import app
 from .common import read_input, user_errors
+
+if TYPE_CHECKING:  # invimg.datahiding imports torch: only when a command runs
+    from ..datahiding.payload import Payload
 
 PASSWORD_ENV = "INVIMG_PASSWORD"
 PASSWORD_HELP = (
@@ -79,10 +83,40 @@ def embed_command(
     else:
         payload = Payload.from_text(message or "")
     pixels = _cover_pixels(cover)
+    limit = capacity(pixels)
+    _check_fits(payload, limit, cover)
     stego = embed(pixels, payload, password, model=model)
     write_png(output, stego, force=force, inputs=inputs)
-    limit = capacity(pixels)
-    typer.echo(f"wrote {output} ({len(payload.data)} bytes hidden; this cover holds {limit})")
+    typer.echo(f"wrote {output} ({_bytes(len(payload.data))} hidden; this cover holds {limit})")
+
+
+def _bytes(n: int) -> str:
+    return f"{n} byte" if n == 1 else f"{n} bytes"
+
+
+def _check_fits(payload: Payload, limit: int, cover: Path) -> None:
+    """Refuse a payload over the cover's capacity in the units `invimg capacity` prints.
+
+    The capacity counts data bytes; a file also stores its name, and any
+    payload may shrink by compression. Saying both keeps the two commands
+    consistent (the frame's own check speaks of encrypted bytes).
+    """
+    from ..datahiding.payload import OVERHEAD, pack, stored_name
+
+    size = len(pack(payload)) - OVERHEAD
+    if size <= limit:
+        return
+    stored = stored_name(payload.name)
+    name = len(stored)
+    parts = _bytes(len(payload.data))
+    if name:
+        parts += f" + {name} for the name {stored.decode('utf-8')!r}"
+    if size < len(payload.data) + name:
+        parts += f", compressed to {size}"
+    raise PayloadError(
+        f"the payload does not fit: it takes {_bytes(size)} ({parts}) but {show_path(cover)} "
+        f"holds {_bytes(limit)}; use a larger cover or a smaller payload"
+    )
 
 
 @app.command("extract")
@@ -131,4 +165,8 @@ def capacity_command(
     height, width = pixels.shape[:2]
     limit = capacity(pixels)
     bpp = 8 * limit / (height * width)
-    typer.echo(f"{show_path(cover)}: {width}×{height} px, {limit} bytes ({bpp:.3f} bits per pixel)")
+    typer.echo(
+        f"{show_path(cover)}: {width}×{height} px, {_bytes(limit)} ({bpp:.3f} bits per pixel); "
+        "`embed --file` also stores the file's name, 1 byte per UTF-8 byte of it, and "
+        "compressible data fits more"
+    )

@@ -18,6 +18,7 @@ import typer
 
 from ..errors import InputImageError, WrongModelError
 from ..io import check_output_path, read_metadata, write_image
+from ..io.images import show_path
 from ..rescaling.api import DEFAULT_SCALE, default_rescaling_model
 from .cli import app
 from .common import (
@@ -84,8 +85,13 @@ def downscale_command(
             UserWarning,
             stacklevel=1,
         )
-    lr = downscale(pixels, model=net)
     h, w = pixels.shape[:2]
+    if min(h, w) < net.scale:  # the LR image would be as large as the input: nothing gained
+        raise InputImageError(
+            f"{show_path(image)} is {w}×{h} px: too small to downscale ×{net.scale} "
+            f"(each side needs at least {net.scale} px)"
+        )
+    lr = downscale(pixels, model=net)
     meta = {
         KEY_TASK: "rescaling",
         KEY_MODEL: model_ref(spec),

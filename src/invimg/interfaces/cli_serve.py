@@ -6,12 +6,35 @@ other command stay fast.
 
 from __future__ import annotations
 
+import importlib.util
+
 import typer
 
+from ..errors import UsageError
 from .cli import app
 from .common import user_errors
 
 _LIMITS = "Limits that protect this machine"
+WEB_EXTRA = "pip install 'invimg[web]'"
+
+
+def require_web_extra() -> None:
+    """Refuse in milliseconds, with the command that fixes it, where Gradio is not installed.
+
+    Gradio is an optional extra: without it ``import gradio`` would end the
+    command with a ``ModuleNotFoundError`` traceback.
+    """
+    try:
+        found = importlib.util.find_spec("gradio") is not None
+    except (ImportError, ValueError):  # a broken or blocked installation
+        found = False
+    if not found:
+        raise UsageError(f"invimg serve needs the web extra (Gradio is not installed): {WEB_EXTRA}")
+
+
+def _missing_dependency(exc: ModuleNotFoundError) -> UsageError:
+    """Gradio present but one of its own dependencies missing: the same advice."""
+    return UsageError(f"invimg serve needs the web extra ({exc.name} is missing): {WEB_EXTRA}")
 
 
 @app.command("serve")
@@ -50,6 +73,7 @@ def serve_command(
     ),
 ) -> None:
     """Serve a web page with one tab per capability, on this machine only by default."""
+    require_web_extra()
     from .web import Limits, ServeOptions, check_host, check_options, check_port, private_temp_dir
 
     limits = Limits(max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=max_pixels)
@@ -66,6 +90,10 @@ def serve_command(
     check_host(host, allow_remote)
     check_port(host, port)
     with private_temp_dir():  # before Gradio is imported: it fixes some folders at import
-        from .web.server import serve
-
+        try:
+            from .web.server import serve
+        except ModuleNotFoundError as exc:
+            if (exc.name or "invimg").partition(".")[0] == "invimg":
+                raise
+            raise _missing_dependency(exc) from None
         serve(options)

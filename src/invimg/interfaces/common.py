@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from ..errors import InvimgError, ModelError, UsageError, one_line
+from . import interrupt
 
 if TYPE_CHECKING:  # invimg.io imports torch: not before `main` can catch a Ctrl-C
     from ..io import LoadedImage
@@ -49,8 +50,8 @@ def user_errors(func: F) -> F:
                 typer.echo(f"error: {one_line(str(exc))}", err=True)
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt:
-                typer.echo("error: interrupted", err=True)
-                raise typer.Exit(130) from None
+                interrupt.report()
+                raise typer.Exit(interrupt.INTERRUPTED_EXIT) from None
             _flush_warnings(caught)
             return result
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 import os
 import sys
 
-INTERRUPTED_EXIT = 130
+from . import interrupt
+
+INTERRUPTED_EXIT = interrupt.INTERRUPTED_EXIT
 
 
 def main() -> None:
     """Console-script entry point: the command line, with Ctrl-C as one ``error:`` line."""
+    interrupt.reset()
     try:
         if os.environ.get("INVIMG_DEFAULT_MALLOC") != "1" and sys.argv[1:2] != ["serve"]:
             from ..allocator import keep_freed_memory
@@ -29,5 +32,5 @@ def main() -> None:
 
         run_cli()
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        interrupt.report()
         sys.exit(INTERRUPTED_EXIT)

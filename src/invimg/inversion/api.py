@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputImageError, ModelError, UsageError
+from ..errors import InputImageError, InvimgError, ModelError, UsageError
 from ..io import as_image_tensor, quantize_8bit
 from .decoder import HOGDecoder
 from .evaluation import relative_error
@@ -96,7 +96,32 @@ def features_of(
 ) -> Tensor:
     """Φ0 of ``image``: ``(1, C, h, w)`` (or whatever shape the layer gives), float32."""
     rep = resolve(features, mean, std)
-    return rep.features(as_image_tensor(image, "image"))
+    return image_features(rep, as_image_tensor(image, "image"))
+
+
+def image_features(rep: Representation, pixels: Tensor) -> Tensor:
+    """Φ0 of an input image, refusing one that Φ is not defined on with one clear line.
+
+    An image smaller than a HOG cell (or than a network's kernels) is an
+    unusable input (exit 3), not a crash inside ``forward``.
+    """
+    h, w = int(pixels.shape[-2]), int(pixels.shape[-1])
+    need = rep.min_size()
+    if min(h, w) < need:
+        raise InputImageError(
+            f"a {w}×{h} image is too small for {rep.label}: each side needs at least {need} pixels"
+        )
+    if not isinstance(rep, TorchFeatures):
+        return rep.features(pixels)
+    try:
+        return rep.features(pixels)
+    except InvimgError:
+        raise
+    except (RuntimeError, ValueError) as exc:  # e.g. a kernel larger than the image
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputImageError(
+            f"cannot compute {rep.label} of a {w}×{h} image (too small for this network?): {reason}"
+        ) from None
 
 
 def run_inversion(
@@ -164,7 +189,7 @@ def _target_and_size(
         raise UsageError("give either an image or a target feature tensor, not both or neither")
     if image is not None:
         pixels = as_image_tensor(image, "image")
-        return rep.features(pixels), (int(pixels.shape[-2]), int(pixels.shape[-1]))
+        return image_features(rep, pixels), (int(pixels.shape[-2]), int(pixels.shape[-1]))
     assert target is not None
     if size is None:
         raise UsageError("inverting a feature tensor needs the image size (H, W)")

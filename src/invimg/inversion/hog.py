@@ -205,6 +205,10 @@ class HOG(Representation):
         self.register_buffer("triangle", triangle(cell_size))
         self._layout = LayoutCache()
 
+    def min_size(self) -> int:
+        """The smallest side that gives one cell."""
+        return self.cell_size
+
     def forward(self, grey: Tensor) -> Tensor:
         if grey.shape[1] != 1 or min(grey.shape[-2:]) < self.cell_size:
             raise ValueError(

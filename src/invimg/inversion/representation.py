@@ -55,6 +55,14 @@ class Representation(nn.Module):
         """Pixels of random shift per iteration: a quarter of the stride (IJCV 2016)."""
         return max(round(self.stride / 4), 1)
 
+    def min_size(self) -> int:
+        """The smallest image side Φ is defined on (HOG: one cell), checked before it runs.
+
+        An image below it is the user's input problem, not a bug: callers
+        refuse it with one line instead of letting ``forward`` raise.
+        """
+        return 1
+
 
 def frozen(module: nn.Module) -> nn.Module:
     """``module`` in eval mode with no parameter asking for a gradient (only x is optimised)."""

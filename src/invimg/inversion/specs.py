@@ -11,10 +11,14 @@
   - a shipped model name (``invimg models``) or the path of a model card
     (``.json``), loaded with :func:`invimg.load`, e.g.
     ``torch:runs/rotnet-small/rotnet-small.json:conv3``;
-  - ``package.module.name``: an ``nn.Module`` object, or a callable that
-    returns one when called without arguments (a class or a factory), e.g.
-    ``torch:mynets.alexnet_pretrained:features.8``. Modules in the current
-    folder can be imported.
+  - ``package.module.name``: an ``nn.Module`` object, an ``nn.Module``
+    subclass (built without arguments), or a factory: a Python function that
+    takes no arguments and is annotated to return an ``nn.Module`` (subclass),
+    ``def alexnet() -> nn.Module``, e.g.
+    ``torch:mynets.alexnet_pretrained:features.8``. Anything else (``os.system``,
+    a builtin, an unannotated function) is refused *before* it is called: the
+    name comes from a command line, and a typo must not run arbitrary code.
+    Modules in the current folder can be imported.
 
 A network that expects normalised inputs gets ``mean``/``std`` (in [0, 1]
 units; ``imagenet`` is :data:`~invimg.inversion.torch_features.IMAGENET_MEAN`
@@ -23,10 +27,12 @@ units; ``imagenet`` is :data:`~invimg.inversion.torch_features.IMAGENET_MEAN`
 
 from __future__ import annotations
 
+import builtins
 import importlib
+import inspect
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,13 +130,44 @@ def load_network(target: str) -> nn.Module:
     obj = getattr(module, attr, None)
     if obj is None:
         raise UsageError(f"module {module_name!r} has no {attr!r}")
-    net = obj if isinstance(obj, nn.Module) else _call(obj, target)
-    return net
+    if isinstance(obj, nn.Module):
+        return obj
+    if not _builds_module(obj):
+        raise UsageError(
+            f"{target!r} is not an nn.Module, an nn.Module subclass, or a factory function "
+            "annotated '-> nn.Module'; refusing to call it"
+        )
+    return _call(obj, target)
 
 
-def _call(factory: object, target: str) -> nn.Module:
-    if not callable(factory):
-        raise UsageError(f"{target!r} is neither an nn.Module nor callable")
+def _builds_module(obj: object) -> bool:
+    """Whether ``obj`` declares that calling it builds an ``nn.Module`` (nothing is called)."""
+    if isinstance(obj, type):
+        return issubclass(obj, nn.Module)
+    if not inspect.isfunction(obj):  # builtins (os.system), partials, callable objects
+        return False
+    declared = obj.__annotations__.get("return")
+    if isinstance(declared, str):  # `from __future__ import annotations`: resolve, never eval
+        declared = _dotted(declared, obj.__globals__)
+    return isinstance(declared, type) and issubclass(declared, nn.Module)
+
+
+def _dotted(text: str, namespace: dict[str, object]) -> object:
+    """The object a dotted name (``nn.Module``, ``torch.nn.Module``) names in ``namespace``."""
+    head, *rest = text.strip().split(".")
+    found = namespace.get(head, getattr(builtins, head, None))
+    for part in rest:
+        found = getattr(found, part, None)
+    return found
+
+
+def _call(factory: Callable[[], object], target: str) -> nn.Module:
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise UsageError(f"{target} needs arguments; give a factory that takes none") from None
+    except ValueError:  # no signature to inspect: calling will tell
+        pass
     try:
         net = factory()
     except Exception as exc:  # a user's factory: report it on one line

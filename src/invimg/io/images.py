@@ -39,6 +39,7 @@ truncated or corrupt data.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 import warnings
@@ -132,7 +133,7 @@ def read_image(path: PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -
     179 megapixels) still applies.
     """
     file = _check_input_file(path)
-    with _opened(file) as im:
+    with _opened(file, max_pixels) as im:
         fmt = "JPEG" if im.format == "MPO" else str(im.format)
         _check_pixel_count(im.size, max_pixels, file)
         source_mode = im.mode
@@ -203,11 +204,12 @@ def _check_input_file(path: PathLike) -> Path:
 
 
 @contextmanager
-def _opened(file: Path) -> Iterator[Image.Image]:
+def _opened(file: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image]:
     """Open with the supported decoders only, mapping every failure to one line.
 
     Pillow's bomb *warning* is silenced because :func:`_check_pixel_count`
-    applies invimg's own, stricter limit from the header.
+    applies invimg's own, stricter limit from the header; Pillow's *error*
+    (far beyond that limit) is reworded to quote ``max_pixels`` too.
     """
     shown = show_path(file)
     with warnings.catch_warnings():
@@ -217,7 +219,7 @@ def _opened(file: Path) -> Iterator[Image.Image]:
         except UnidentifiedImageError:
             raise InputImageError(_unsupported_message(file)) from None
         except Image.DecompressionBombError as exc:
-            raise InputImageError(f"refusing input image {shown}: {_reason(exc)}") from exc
+            raise _bomb_error(file, exc, max_pixels) from None
         except _DECODE_ERRORS as exc:
             raise InputImageError(f"cannot read input image {shown}: {_reason(exc)}") from exc
         with im:
@@ -246,6 +248,24 @@ def _check_pixel_count(size: tuple[int, int], max_pixels: int | None, file: Path
             f"{width * height:,} pixels exceeds the limit of {max_pixels:,} "
             "(possible decompression bomb)"
         )
+
+
+def _bomb_error(
+    file: Path, exc: Image.DecompressionBombError, max_pixels: int | None
+) -> InputImageError:
+    """Pillow's hard limit, met before invimg's check could run, in invimg's words.
+
+    Pillow refuses an image beyond twice its own warning size while reading
+    the header, with its own limit and wording; a user should see one
+    message and one limit whatever the size, as :func:`_check_pixel_count` gives.
+    """
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    count = f"{int(found.group(1)):,} pixels" if found else "its size"
+    limit = max_pixels if max_pixels is not None else 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return InputImageError(
+        f"refusing input image {show_path(file)}: {count} exceeds the limit of {limit:,} "
+        "(possible decompression bomb)"
+    )
 
 
 def _frame_notes(im: Image.Image) -> list[str]:

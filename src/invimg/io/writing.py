@@ -75,6 +75,11 @@ def check_output_path(
     Called first by commands, so that a bad output path fails in milliseconds
     rather than after a model has run. :func:`write_image` checks again.
     """
+    if os.path.isdir(path):  # before the suffix: "out/" has none, but that is not the problem
+        raise OutputPathError(
+            f"cannot write {show_path(path)}: it is a directory; give a file name such as "
+            f"{show_path(os.path.join(path, 'result.png'))}"
+        )
     suffix = Path(os.path.realpath(path)).suffix
     if suffix.lower() not in OUTPUT_FORMATS:
         raise OutputPathError(

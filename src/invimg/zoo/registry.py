@@ -17,6 +17,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -171,10 +172,14 @@ def read_torch_checkpoint(path: str | os.PathLike[str], what: str) -> Any:
     """``torch.load`` of a published checkpoint, tensors only (no code runs), one-line errors.
 
     A truncated or foreign file fails inside the unpickler with a multi-line
-    message; the user gets its first line.
+    message; the user gets its first line. torch's own warnings while reading
+    (e.g. about a plain pickle's protocol) are silenced: they are about torch's
+    unpickler, and would appear above the one error line.
     """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, EOFError):
         raise ModelError(
             f"cannot read {what} {path}: not a PyTorch file of tensors (damaged or truncated, "

@@ -6,6 +6,9 @@
 * Nothing phones home: Gradio's analytics and version check are off, no share
   link is made, no monitoring endpoint, no MCP server, no server-side rendering
   (node), and the default theme's fonts are served locally.
+* Console: Gradio's own start-up lines are off (they advise ``share=True``,
+  which a command-line user cannot pass); ``serve`` prints the page's address
+  itself, and Ctrl-C ends it like any other command (exit 130).
 * Temporary files: Gradio keeps uploads and results in ``GRADIO_TEMP_DIR``; the
   server points it at a fresh private folder (mode 0700) and removes that
   folder on exit. Meanwhile Gradio's ``delete_cache`` deletes each file
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import signal
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +50,15 @@ def launch_options(options: ServeOptions) -> dict[str, Any]:
         "footer_links": ["api"],
         "run_history": False,
         "inbrowser": False,
+        "quiet": True,  # no "set share=True" advice: the address is printed by serve()
+        "prevent_thread_lock": True,  # serve() waits itself, so Ctrl-C reaches the CLI
     }
+
+
+def _wait_until_closed(demo: Any) -> None:
+    """Block until the server stops (Ctrl-C or SIGTERM arrive here as exceptions)."""
+    while demo.is_running:
+        time.sleep(0.2)
 
 
 @contextmanager
@@ -78,11 +90,19 @@ def serve(options: ServeOptions) -> None:
     with private_temp_dir(), _stop_on_sigterm():
         demo = build_app(options)
         try:
-            demo.launch(**launch_options(options))
-        except OSError as exc:  # taken since check_port, or a host that is not ours
-            reason = "the port is in use" if "empty port" in str(exc) else str(exc)
-            raise UsageError(
-                f"cannot listen on {options.host}:{options.port}: {reason}; choose another --port"
-            ) from None
+            _launch(demo, options)
+            print(f"serving the page on {demo.local_url} (Ctrl-C stops it)", flush=True)
+            _wait_until_closed(demo)
         finally:
-            demo.close()
+            demo.close(verbose=False)
+
+
+def _launch(demo: Any, options: ServeOptions) -> None:
+    """Start the server in its threads; a host or port we cannot have is one line."""
+    try:
+        demo.launch(**launch_options(options))
+    except OSError as exc:  # taken since check_port, or a host that is not ours
+        reason = "the port is in use" if "empty port" in str(exc) else str(exc)
+        raise UsageError(
+            f"cannot listen on {options.host}:{options.port}: {reason}; choose another --port"
+        ) from None
