@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..errors import PayloadError, UsageError
+from ..inference import check_backend
 from ..io import as_image_tensor
 from ..zoo.registry import load_typed
 from . import ecc, frame
@@ -106,15 +107,17 @@ def embed(
     tile: int | None = None,
     refine: int = DEFAULT_REFINE,
     seed: int | None = None,
+    backend: str | None = None,
 ) -> np.ndarray:
     """Hide ``payload`` (text, bytes or a :class:`Payload`) in ``cover``; the uint8 stego.
 
     ``seed`` fixes the random latent magnitudes (reproducible output; the
     encryption salt is always fresh). Raises :class:`PayloadError` if the
-    payload does not fit, before any model work.
+    payload does not fit, before any model work. ``backend`` chooses what
+    runs the flow (:mod:`invimg.inference.runtime`).
     """
     return embed_with_report(
-        cover, payload, password, model=model, tile=tile, refine=refine, seed=seed
+        cover, payload, password, model=model, tile=tile, refine=refine, seed=seed, backend=backend
     )[0]
 
 
@@ -127,8 +130,10 @@ def embed_with_report(
     tile: int | None = None,
     refine: int = DEFAULT_REFINE,
     seed: int | None = None,
+    backend: str | None = None,
 ) -> tuple[np.ndarray, EmbedReport]:
     """:func:`embed`, plus an :class:`EmbedReport` (for benchmarks and interfaces)."""
+    check_backend(backend)
     rgb = as_image_tensor(cover, "cover")
     layout = _layout(rgb.shape[-2], rgb.shape[-1], tile)
     packed = pack(_as_payload(payload))
@@ -139,8 +144,8 @@ def embed_with_report(
         intended = draw_latent(framed.signs, rng)
         latent = intended
         for corrections in range(CORRECTION_PASSES + 1):
-            stego = generate(net, rgb, latent, layout, refine)
-            values = receive(net, stego, layout)
+            stego = generate(net, rgb, latent, layout, refine, backend)
+            values = receive(net, stego, layout, backend)
             margins = framed.margins(values)  # header codeword first
             errors = float(np.mean(np.sign(values) != framed.signs))
             if corrections == 0:
@@ -170,15 +175,17 @@ def extract_payload(
     *,
     model: ModelLike = DEFAULT_MODEL,
     tile: int | None = None,
+    backend: str | None = None,
 ) -> Payload:
     """The :class:`Payload` hidden in ``stego`` (with its kind and file name)."""
+    check_backend(backend)
     rgb8 = _as_uint8(stego)
     layout = _layout(rgb8.shape[-2], rgb8.shape[-1], tile)
     if layout.latent_count < frame.HEADER_SLOTS:
         raise PayloadError(
             f"a {rgb8.shape[-1]}×{rgb8.shape[-2]} image is too small to hold a payload"
         )
-    values = receive(resolve_model(model), rgb8, layout)
+    values = receive(resolve_model(model), rgb8, layout, backend)
     return unpack(frame.read(values, password))
 
 
@@ -188,9 +195,10 @@ def extract(
     *,
     model: ModelLike = DEFAULT_MODEL,
     tile: int | None = None,
+    backend: str | None = None,
 ) -> bytes:
     """The bytes hidden in ``stego`` by :func:`embed` (a text message as UTF-8)."""
-    return extract_payload(stego, password, model=model, tile=tile).data
+    return extract_payload(stego, password, model=model, tile=tile, backend=backend).data
 
 
 def resolve_model(model: ModelLike) -> StegCINN:

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..inference import run_graph
 from ..tiling import plan_tiles
 from .color import lab_to_rgb, limit_ab, rgb_to_lab
 from .model import SIZE_MULTIPLE, StegCINN
@@ -90,13 +91,15 @@ def _to_float(rgb8: Tensor) -> Tensor:
     return rgb8.to(torch.float32) / 255
 
 
-def _generate_tile(net: StegCINN, cover: Tensor, latent: Tensor, refine: int) -> Tensor:
+def _generate_tile(
+    net: StegCINN, cover: Tensor, latent: Tensor, refine: int, backend: str | None = None
+) -> Tensor:
     """The 8-bit stego of one tile (1×3×h×w uint8)."""
     lightness = _lightness(cover)
     condition = lightness
     stego = None
     for _ in range(1 + refine):
-        ab = net.run(latent, net.condition(condition), lightness, reverse=True)[0]
+        (ab,) = run_graph(net, "embed", [latent, condition, lightness], backend)
         new = _to_uint8(lab_to_rgb(torch.cat((lightness, limit_ab(ab)), 1)))
         if stego is not None and torch.equal(new, stego):
             break
@@ -107,9 +110,17 @@ def _generate_tile(net: StegCINN, cover: Tensor, latent: Tensor, refine: int) ->
 
 
 def generate(
-    net: StegCINN, cover: Tensor, latent: np.ndarray, layout: Layout, refine: int = DEFAULT_REFINE
+    net: StegCINN,
+    cover: Tensor,
+    latent: np.ndarray,
+    layout: Layout,
+    refine: int = DEFAULT_REFINE,
+    backend: str | None = None,
 ) -> Tensor:
-    """The 8-bit stego (1×3×H×W uint8) carrying ``latent`` (one value per latent position)."""
+    """The 8-bit stego (1×3×H×W uint8) carrying ``latent`` (one value per latent position).
+
+    ``backend`` chooses what runs the flow (:mod:`invimg.inference.runtime`).
+    """
     stego = _to_uint8(cover)
     offset = 0
     with torch.no_grad():
@@ -119,18 +130,18 @@ def generate(
             count = 2 * h * w
             z = torch.from_numpy(latent[offset : offset + count].astype(np.float32))
             z = z.view(1, *net.output_shape((2, h, w)))
-            stego[..., rows, cols] = _generate_tile(net, piece, z, refine)
+            stego[..., rows, cols] = _generate_tile(net, piece, z, refine, backend)
             offset += count
     return stego
 
 
-def receive(net: StegCINN, stego: Tensor, layout: Layout) -> np.ndarray:
+def receive(net: StegCINN, stego: Tensor, layout: Layout, backend: str | None = None) -> np.ndarray:
     """The latent read back from an 8-bit stego (1×3×H×W uint8), as float32."""
     parts = []
     with torch.no_grad():
         for rows, cols in layout.tiles():
             lab = rgb_to_lab(_to_float(stego[..., rows, cols]))
-            z = net.run(lab[:, 1:], net.condition(lab[:, :1]), lab[:, :1])[0]
+            (z,) = run_graph(net, "extract", [lab[:, 1:], lab[:, :1]], backend)
             parts.append(z.flatten().numpy())
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 

@@ -44,6 +44,7 @@ from torch import Tensor
 
 from ..distortions import Distortion, estimate_jpeg_quality, parse_distortion
 from ..errors import InputImageError, ModelError, UsageError
+from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..tiling import pad_to_multiple, run_tiled
 from ..zoo.registry import load_typed
@@ -79,16 +80,20 @@ def hide(
     strict: bool = False,
     *,
     tile: int | None = None,
+    backend: str | None = None,
 ) -> np.ndarray:
     """Hide ``secrets`` (one image or a list) in ``cover``; return the uint8 stego.
 
     ``model`` defaults to the shipped model for that many secrets
     (:func:`default_model`); ``tile`` overrides the model's piece size
-    (pixels); see the module docstring.
+    (pixels); ``backend`` chooses what runs the network
+    (:mod:`invimg.inference.runtime`; default: the fastest exact one);
+    see the module docstring.
     """
     items = list(secrets) if isinstance(secrets, list | tuple) else [secrets]
     net = resolve_model(default_model(len(items)) if model is None else model)
     check_secret_count(len(items), net)
+    check_backend(backend)
     cover_t = as_image_tensor(cover, "cover")
     size = tuple(cover_t.shape[-2:])
     secret_ts = [
@@ -98,7 +103,7 @@ def hide(
     device = _device_of(net)
 
     def hide_piece(pieces: list[Tensor]) -> list[Tensor]:
-        return [net.hide(pieces[0], pieces[1:]).stego]
+        return run_graph(net, "hide", pieces, backend)
 
     with torch.no_grad():
         images = [_padded(t.to(device), net) for t in [cover_t, *secret_ts]]
@@ -115,6 +120,7 @@ def reveal(
     *,
     tile: int | None = None,
     channel: str | Distortion | None = None,
+    backend: str | None = None,
 ) -> list[np.ndarray]:
     """The secret images hidden in ``stego`` (uint8 H×W×3 each, first hidden first).
 
@@ -123,11 +129,13 @@ def reveal(
     ``model`` defaults to the shipped model for ``n`` secrets (one if unsaid).
     ``z="gaussian"`` draws the stand-in from N(0, 1) seeded by ``seed``.
     ``channel`` (robust models only): what the stego went through, e.g.
-    ``"jpeg:75"``; see the module docstring for the default.
+    ``"jpeg:75"``; see the module docstring for the default. ``backend``: as
+    for :func:`hide` (a robust model's reveal always runs eagerly).
     """
     net = resolve_model(default_model(n or 1) if model is None else model)
     if n is not None:
         check_secret_count(n, net)
+    check_backend(backend)
     if z not in Z_MODES:
         raise UsageError(f"z must be one of {', '.join(Z_MODES)}, got {z!r}")
     condition = reveal_channel(net, stego, channel)
@@ -138,7 +146,7 @@ def reveal(
     def reveal_piece(pieces: list[Tensor]) -> list[Tensor]:
         if isinstance(net, RIIS):
             return net.reveal(pieces[0], z, generator, channel=condition).secrets
-        return net.reveal(pieces[0], z, generator).secrets
+        return run_graph(net, "reveal", [pieces[0], *net.make_z(pieces[0], z, generator)], backend)
 
     with torch.no_grad():
         padded = _padded(stego_t.to(_device_of(net)), net)

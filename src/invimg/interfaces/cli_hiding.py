@@ -25,9 +25,11 @@ import typer
 
 from ..errors import InputImageError, UsageError
 from ..hiding.api import DEFAULT_MODELS, default_model
+from ..inference import check_backend
 from ..io import check_output_path, read_metadata, write_image
 from ..io.images import show_path
 from .cli import app
+from .cli_backend import backend_option
 from .common import (
     KEY_MODEL,
     KEY_TASK,
@@ -92,6 +94,7 @@ def hide_command(
     quality: int = typer.Option(90, "--quality", help="JPEG quality of a .jpg stego (1-100)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse secrets of another size."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    backend: str | None = backend_option(),
 ) -> None:
     """Hide SECRET image(s) inside COVER; reveal them with `invimg reveal`."""
     from ..hiding.api import check_secret_count, default_robust_model, hide, resolve_model
@@ -100,6 +103,7 @@ def hide_command(
     check_output_path(output, force=force, inputs=inputs)
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality must be from 1 to 100, got {quality}")
+    check_backend(backend)
     if model is None:
         model = default_robust_model() if robust else default_model(len(secrets))
     net = resolve_model(model)
@@ -113,7 +117,8 @@ def hide_command(
     check_secret_count(len(secrets), net)
     cover_pixels = _read(cover)
     check_cover_size(cover, cover_pixels, net.size_multiple)
-    stego = hide(cover_pixels, [_read(s) for s in secrets], model=net, strict=strict)
+    secret_pixels = [_read(s) for s in secrets]
+    stego = hide(cover_pixels, secret_pixels, model=net, strict=strict, backend=backend)
     meta = {KEY_TASK: "hiding", KEY_MODEL: model_ref(model), KEY_SECRETS: str(net.num_secrets)}
     write_image(output, stego, force=force, inputs=inputs, metadata=meta, jpeg_quality=quality)
     typer.echo(f"wrote {output} ({len(secrets)} secret(s) hidden with {model})")
@@ -139,11 +144,13 @@ def reveal_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the Gaussian z."),
     channel: str | None = typer.Option(None, "--channel", help=CHANNEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    backend: str | None = backend_option(),
 ) -> None:
     """Reveal the secret image(s) hidden in STEGO."""
     from ..hiding.api import check_secret_count, resolve_model, reveal, reveal_channel
 
     check_choice("--z", z, ("zeros", "gaussian"))
+    check_backend(backend)
     spec = model or recorded_hiding_model(stego, secrets)
     net = resolve_model(spec)
     if secrets is not None:
@@ -161,7 +168,14 @@ def reveal_command(
             stacklevel=1,
         )
     pixels = np.asarray(image.pixels)
-    outs = reveal(pixels, model=net, z=z, seed=seed, channel=condition)  # type: ignore[arg-type]
+    outs = reveal(
+        pixels,
+        model=net,
+        z=z,  # type: ignore[arg-type]
+        seed=seed,
+        channel=condition,
+        backend=backend,
+    )
     for target, pixels in zip(targets, outs):
         write_image(target, pixels, force=force, inputs=[stego])
     typer.echo("wrote " + ", ".join(str(t) for t in targets))

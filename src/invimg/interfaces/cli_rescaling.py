@@ -17,10 +17,12 @@ import numpy as np
 import typer
 
 from ..errors import InputImageError, WrongModelError
+from ..inference import check_backend
 from ..io import check_output_path, read_metadata, write_image
 from ..io.images import show_path
 from ..rescaling.api import DEFAULT_SCALE, default_rescaling_model
 from .cli import app
+from .cli_backend import backend_option
 from .common import (
     KEY_MODEL,
     KEY_TASK,
@@ -67,11 +69,13 @@ def downscale_command(
     scale: int | None = typer.Option(None, "-x", "--scale", min=2, help=SCALE_HELP),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    backend: str | None = backend_option(),
 ) -> None:
     """Downscale an image with IRN; the LR image can be restored by `invimg upscale`."""
     from ..rescaling.api import downscale
 
     check_output_path(output, force=force, inputs=[image])
+    check_backend(backend)
     spec = model or default_rescaling_model(scale)
     pixels = _read(image)
     net = load_rescaling_model(spec, "rescaling")
@@ -91,7 +95,7 @@ def downscale_command(
             f"{show_path(image)} is {w}×{h} px: too small to downscale ×{net.scale} "
             f"(each side needs at least {net.scale} px)"
         )
-    lr = downscale(pixels, model=net)
+    lr = downscale(pixels, model=net, backend=backend)
     meta = {
         KEY_TASK: "rescaling",
         KEY_MODEL: model_ref(spec),
@@ -114,11 +118,13 @@ def upscale_command(
     z: str | None = typer.Option(None, "--z", help=Z_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the Gaussian latent."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    backend: str | None = backend_option(),
 ) -> None:
     """Restore the high-resolution image from an IRN-downscaled one."""
     from ..rescaling.api import default_z, upscale
 
     check_output_path(output, force=force, inputs=[image])
+    check_backend(backend)
     if z is not None:
         check_choice("--z", z, ("zeros", "gaussian"))
     pixels = _read(image)
@@ -138,7 +144,7 @@ def upscale_command(
         raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     size = recorded_size(meta, pixels.shape[:2], net.scale)
     z = z or default_z(net)
-    hr = upscale(pixels, model=net, z=z, seed=seed, size=size)  # type: ignore[arg-type]
+    hr = upscale(pixels, model=net, z=z, seed=seed, size=size, backend=backend)  # type: ignore[arg-type]
     write_image(output, hr, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({hr.shape[1]}×{hr.shape[0]}, ×{net.scale}, {spec}, z={z})")
 

@@ -166,17 +166,31 @@ def eval_inpainting(
 @app.command("export")
 @user_errors
 def export_command(
-    run_dir: Path = typer.Argument(..., help="Training run folder."),
-    name: str = typer.Option(..., "--name", help="Name of the exported model."),
+    run_dir: Path = typer.Argument(
+        ..., help="Training run folder (with --onnx: a shipped model name or card)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Name of the exported model."),
     out: Path = typer.Option(
         Path("."), "--out", help="Existing folder for NAME.safetensors + NAME.json."
     ),
     card: Path | None = typer.Option(None, "--card", help="JSON with extra card fields."),
     force: bool = typer.Option(False, "--force", help="Overwrite an earlier export of NAME."),
+    onnx: bool = typer.Option(
+        False, "--onnx", help="Write the model's inference graphs as OUT/MODEL-KIND.onnx."
+    ),
 ) -> None:
-    """Turn a training run's last checkpoint into fp16 safetensors + a model card."""
+    """Turn a training run's last checkpoint into fp16 safetensors + a model card,
+    or (--onnx) a model's fixed inference graphs into ONNX files (opset 17)."""
     from ..training.export import export_run
 
+    if onnx:
+        from .cli_backend import export_onnx_files
+
+        written_files = export_onnx_files(str(run_dir), out, force)
+        typer.echo("wrote " + ", ".join(str(p) for p in written_files))
+        return
+    if name is None:
+        raise UsageError("--name is required to export a training run")
     if not name or Path(name).name != name or name in (".", ".."):
         raise UsageError(f"--name must be a plain file name, got {name!r}")
     if not out.is_dir():

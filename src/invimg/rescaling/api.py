@@ -45,6 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ModelError, UsageError, WrongModelError
+from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit
 from ..tiling import pad_to_multiple, run_tiled
 from ..zoo.registry import WEIGHTS_DIR, inference_setting
@@ -158,12 +159,16 @@ def downscale_tensor(
     *,
     tile: int = DEFAULT_TILE,
     margin: int = DEFAULT_MARGIN,
+    backend: str | None = None,
 ) -> Tensor:
-    """Padded, tiled forward pass; returns the quantised LR (or grey) tensor in [0, 1]."""
+    """Padded, tiled forward pass; returns the quantised LR (or grey) tensor in [0, 1].
+
+    ``backend`` chooses what runs the network (:mod:`invimg.inference.runtime`).
+    """
     s = model.scale
     x = pad_to_multiple(hr.to(_device(model)), s, mode="replicate")
     (lr,) = run_tiled(
-        lambda t: [model(t[0])[:, : model.lr_channels]],
+        lambda t: run_graph(model, "down", t, backend),
         [x],
         tile * s,  # LR pixels → HR pixels
         margin * s,
@@ -182,6 +187,7 @@ def upscale_tensor(
     seed: int = 0,
     tile: int = DEFAULT_TILE,
     margin: int = DEFAULT_MARGIN,
+    backend: str | None = None,
 ) -> Tensor:
     """Tiled inverse pass from an LR tensor in [0, 1] with ``z`` = 0 or N(0, I)."""
     if z not in ("zeros", "gaussian"):
@@ -193,7 +199,9 @@ def upscale_tensor(
     else:
         latent = lr.new_zeros(n, model.z_channels, h, w)
     joint = torch.cat((lr, latent), 1)
-    (out,) = run_tiled(lambda t: [model(t[0], rev=True)], [joint], tile, margin, 1, model.scale)
+    (out,) = run_tiled(
+        lambda t: run_graph(model, "up", t, backend), [joint], tile, margin, 1, model.scale
+    )
     return out.clamp(0, 1)
 
 
@@ -215,14 +223,16 @@ def downscale(
     tile: int = DEFAULT_TILE,
     margin: int = DEFAULT_MARGIN,
     device: str | torch.device | None = None,
+    backend: str | None = None,
 ) -> np.ndarray:
     """Downscale an image ×``scale`` (default: the model's, else 2) with IRN.
 
-    Returns ``uint8`` ``⌈H/s⌉×⌈W/s⌉×3``.
+    Returns ``uint8`` ``⌈H/s⌉×⌈W/s⌉×3``. ``backend``: see :func:`downscale_tensor`.
     """
+    check_backend(backend)
     net = _irn(model, scale, device)
     hr = as_image_tensor(image, "image")
-    return _to_uint8(downscale_tensor(net, hr, tile=tile, margin=margin))
+    return _to_uint8(downscale_tensor(net, hr, tile=tile, margin=margin, backend=backend))
 
 
 def default_z(model: nn.Module) -> ZMode:
@@ -242,14 +252,18 @@ def upscale(
     tile: int = DEFAULT_TILE,
     margin: int = DEFAULT_MARGIN,
     device: str | torch.device | None = None,
+    backend: str | None = None,
 ) -> np.ndarray:
     """Restore an IRN-downscaled image; ``uint8`` ``s·h × s·w × 3`` (or ``size`` = (H, W)).
 
-    ``z`` defaults to the model's own choice (:func:`default_z`).
+    ``z`` defaults to the model's own choice (:func:`default_z`); ``backend``:
+    see :func:`downscale_tensor`.
     """
+    check_backend(backend)
     net = _irn(model, scale, device)
     z = z or default_z(net)
-    hr = upscale_tensor(net, as_image_tensor(lr, "lr"), z=z, seed=seed, tile=tile, margin=margin)
+    lr_t = as_image_tensor(lr, "lr")
+    hr = upscale_tensor(net, lr_t, z=z, seed=seed, tile=tile, margin=margin, backend=backend)
     return _to_uint8(_crop_to(hr, size))
 
 
