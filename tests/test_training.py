@@ -9,6 +9,7 @@ as a script, see ``_ddp_worker``).
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import socket
@@ -46,6 +47,7 @@ from invimg.training import (
     split_train_val,
 )
 from invimg.training import data as data_module
+from invimg.training.distributed import unwrap as ddp_unwrap
 from invimg.training.metrics_log import MetricsLog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,9 +207,57 @@ def test_guard_rolls_back_lowers_lr_and_finishes(images: Path, tmp_path: Path) -
     assert load_checkpoint(out / "last.pt")["guard"]["lr_scale"] == pytest.approx(0.5)
 
 
-def test_guard_catches_loss_spike(images: Path, tmp_path: Path) -> None:
+def test_one_hard_batch_is_skipped_not_rolled_back(images: Path, tmp_path: Path) -> None:
     trainer = _train(images, tmp_path / "run", steps=15, loss={"spike_at": [11]})
+    assert trainer.guard.rollbacks == 0 and trainer.guard.skipped == 1 and trainer.step == 15
+    assert trainer.lr == pytest.approx(1e-2)  # the LR is not cut for one batch
+
+
+def test_guard_rolls_back_on_a_lasting_spike(images: Path, tmp_path: Path) -> None:
+    trainer = _train(images, tmp_path / "run", steps=15, loss={"spike_at": [11, 12, 13]})
     assert trainer.guard.rollbacks == 1 and trainer.step == 15
+    assert trainer.lr == pytest.approx(1e-2 * 0.5)
+
+
+def test_warmup_then_cosine_schedule(images: Path, tmp_path: Path) -> None:
+    optim = {"schedule": "cosine", "warmup_steps": 4, "min_lr_ratio": 0.1}
+    trainer = _train(images, tmp_path / "run", steps=12, optim=optim, log_every=1)
+    lrs = [float(r["lr"]) for r in _rows(tmp_path / "run") if r["loss"]]
+    assert lrs[:4] == pytest.approx([1e-2 * k / 4 for k in (2, 3, 4, 4)])  # logged after step
+    assert all(a >= b for a, b in itertools.pairwise(lrs[3:]))  # then decays monotonically
+    assert trainer.lr == pytest.approx(1e-3)  # to min_lr_ratio · lr at the last step
+
+
+def test_ema_weights_are_validated_checkpointed_and_exported(images: Path, tmp_path: Path) -> None:
+    trainer = _train(images, tmp_path / "a", steps=10, ckpt_every=5, ema=0.9)
+    assert trainer.ema is not None
+    raw = {k: v for k, v in ddp_unwrap(trainer.model).state_dict().items()}
+    shipped = trainer.export_state_dict()
+    assert not _same_weights(raw, shipped)  # the average lags the last step
+    assert _same_weights(checkpoint_model_state(tmp_path / "a" / "last.pt"), shipped)
+    _train(images, tmp_path / "b", steps=5, ckpt_every=5, ema=0.9)
+    resumed = _train(images, tmp_path / "b", steps=10, ckpt_every=5, ema=0.9)
+    assert _same_weights(resumed.export_state_dict(), shipped)  # the average resumes too
+
+
+def test_bf16_autocast_only_where_native(
+    images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invimg.training import trainer as trainer_module
+
+    seen: list[torch.dtype] = []
+    original = TinyTask.training_step
+
+    def spy(self: TinyTask, model: nn.Module, batch: Tensor, step: int) -> Any:
+        seen.append(model(batch).dtype)
+        return original(self, model, batch, step)
+
+    monkeypatch.setattr(TinyTask, "training_step", spy)
+    for native, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr(trainer_module, "bf16_autocast_pays", lambda device, n=native: n)
+        seen.clear()
+        _train(images, tmp_path / f"run-{native}", steps=2, amp="auto")
+        assert set(seen) == {expected}
 
 
 def test_guard_gives_up_after_max_rollbacks(images: Path, tmp_path: Path) -> None:
@@ -222,7 +272,9 @@ def test_guard_lr_cut_sticks_through_scheduler_and_compounds() -> None:
     model = nn.Linear(2, 2)
     opt = torch.optim.Adam(model.parameters(), lr=1.0)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2], gamma=0.1)
-    guard = DivergenceGuard(GuardConfig(max_rollbacks=3, lr_factor=0.5, window=3, spike_factor=4))
+    guard = DivergenceGuard(
+        GuardConfig(max_rollbacks=3, lr_factor=0.5, window=3, spike_factor=4, patience=1)
+    )
     guard.take_snapshot(0, model, opt, sched)
     assert guard.rollback(5, "test", model, opt, sched) == 0
     assert guard.rollback(6, "test", model, opt, sched) == 0

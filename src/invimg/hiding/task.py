@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, ModelError
 from ..metrics import psnr
-from ..training import TrainConfig, fp32, register_task
+from ..training import TrainConfig, register_task
 from ..training.config import build_section
 from ..training.distributed import unwrap
 from ..zoo import ARCHITECTURES, build_model, load
@@ -84,15 +84,15 @@ class HidingTask:
         self, model: nn.Module, batch: Tensor, step: int
     ) -> tuple[Tensor, dict[str, float]]:
         cover, secrets = split_batch(batch, self.num_secrets)
-        with fp32(batch.device.type):
-            hidden, revealed = model(
-                cover.float(),
-                [s.float() for s in secrets],
-                z=self.loss.z,
-                quantize=self.loss.quantize,
-            )
-            loss, terms = hiding_loss(cover, secrets, hidden, revealed, self.loss)
-        return loss, terms
+        # Under the trainer's bf16 autocast only the sub-networks' convolutions drop
+        # precision: the couplings and the Haar transform keep theirs (invimg.inn).
+        hidden, revealed = model(
+            cover.float(),
+            [s.float() for s in secrets],
+            z=self.loss.z,
+            quantize=self.loss.quantize,
+        )
+        return hiding_loss(cover, secrets, hidden, revealed, self.loss)
 
     def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
         hiding = unwrap(model)

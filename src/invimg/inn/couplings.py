@@ -57,7 +57,9 @@ class AffineCoupling(InvertibleModule):
             if cond is None:
                 raise ValueError("this coupling is conditional: pass cond")
             h = torch.cat((h, cond), 1)
-        return net(h)
+        # Under bf16 autocast the sub-network's convolutions return bf16; the coupling's
+        # own arithmetic (exp, products, the inverse) stays in the input's precision.
+        return net(h).to(h.dtype)
 
     def _transform(
         self, x: Tensor, cond: Tensor | None, *, reverse: bool, need_log_det: bool

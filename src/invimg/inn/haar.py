@@ -16,8 +16,9 @@ Shape: ``(N, C, H, W) -> (N, 4C, H/2, W/2)``; H and W must be even.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -45,9 +46,26 @@ def _check_even(x: Tensor) -> None:
         raise ValueError(f"Haar transform needs N×C×H×W with even H and W, got {tuple(x.shape)}")
 
 
+def exact_region(x: Tensor) -> contextlib.AbstractContextManager[Any]:
+    """Autocast off, where it is on: invertible arithmetic must not run in bf16.
+
+    Under bf16 autocast (training on a GPU or a CPU with native bf16) only the
+    sub-networks' convolutions should drop precision; an einsum here would
+    otherwise become a bf16 matmul and the inverse would no longer undo it.
+    """
+    if torch.is_autocast_enabled(x.device.type):
+        return torch.autocast(x.device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def haar_dwt(x: Tensor, convention: HaarConvention = "orthonormal") -> Tensor:
     """One level of the 2-D Haar transform, band-major output."""
     _check_even(x)
+    with exact_region(x):
+        return _haar_dwt(x, convention)
+
+
+def _haar_dwt(x: Tensor, convention: HaarConvention) -> Tensor:
     patch = torch.stack(
         (x[..., 0::2, 0::2], x[..., 1::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 1::2]), dim=1
     )
@@ -59,9 +77,15 @@ def haar_dwt(x: Tensor, convention: HaarConvention = "orthonormal") -> Tensor:
 
 def haar_iwt(y: Tensor, convention: HaarConvention = "orthonormal") -> Tensor:
     """Exact inverse of :func:`haar_dwt`."""
-    n, c4, h, w = y.shape
+    c4 = y.shape[1]
     if c4 % 4:
         raise ValueError(f"inverse Haar transform needs 4k channels, got {c4}")
+    with exact_region(y):
+        return _haar_iwt(y, convention)
+
+
+def _haar_iwt(y: Tensor, convention: HaarConvention) -> Tensor:
+    n, c4, h, w = y.shape
     m_inv = torch.linalg.inv(haar_matrix(convention)).to(dtype=y.dtype, device=y.device)
     patch = torch.einsum("pk,nkchw->npchw", m_inv, y.reshape(n, 4, c4 // 4, h, w))
     x = y.new_empty(n, c4 // 4, 2 * h, 2 * w)

@@ -121,5 +121,18 @@ def export_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def checkpoint_model_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """Just the model weights of a trainer checkpoint (``last.pt`` / ``good.pt``)."""
-    return dict(load_checkpoint(Path(path))["model"])
+    """The weights a trainer checkpoint ships (``last.pt`` / ``good.pt``).
+
+    That is the exponential moving average of the weights when the run kept
+    one (``ema`` in the recipe), else the trained weights themselves.
+    """
+    return shipped_state(load_checkpoint(Path(path)))
+
+
+def shipped_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The shipped weights of a loaded checkpoint (see :func:`checkpoint_model_state`)."""
+    ema = ckpt.get("ema")
+    if ema is None:
+        return dict(ckpt["model"])
+    prefix = "module."  # torch.optim.swa_utils.AveragedModel wraps the model as .module
+    return {k[len(prefix) :]: v for k, v in ema.items() if k.startswith(prefix)}

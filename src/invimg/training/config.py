@@ -23,7 +23,10 @@ import yaml
 
 from invimg.errors import ConfigError
 
-AMP_MODES = ("off", "bf16")
+#: ``bf16``/``auto``: bf16 autocast on CUDA and on CPUs with native bf16 (AVX-512
+#: BF16 or AMX), fp32 elsewhere (emulated bf16 is slower than fp32).
+AMP_MODES = ("off", "bf16", "auto")
+SCHEDULES = ("multistep", "cosine")
 
 
 @dataclass
@@ -45,7 +48,13 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """Adam + MultiStepLR; ``grad_clip`` is a max global L2 norm (``None`` = off)."""
+    """Adam with a linear warm-up, then step decay or cosine decay.
+
+    ``grad_clip`` is a max global L2 norm (``None`` = off). ``schedule:
+    multistep`` multiplies the LR by ``gamma`` at each of ``milestones`` (the
+    published recipes); ``cosine`` decays it from ``lr`` to ``min_lr_ratio · lr``
+    at the run's last step, so a short run ends as settled as a long one.
+    """
 
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
@@ -54,6 +63,9 @@ class OptimConfig:
     grad_clip: float | None = None
     milestones: list[int] = field(default_factory=list)
     gamma: float = 0.5
+    schedule: str = "multistep"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
 
 
 @dataclass
@@ -66,6 +78,10 @@ class GuardConfig:
     spike_factor: float | None = 10.0
     window: int = 100
     snapshot_every: int | None = None
+    #: A spike must last this many consecutive steps to count as divergence; the
+    #: spiking steps before that are skipped (no update), so one hard crop
+    #: neither moves the weights nor costs the run half its learning rate.
+    patience: int = 3
 
 
 @dataclass
@@ -85,6 +101,9 @@ class TrainConfig:
     out_dir: str = "runs/default"
     seed: int = 0
     amp: str = "off"
+    #: Decay of an exponential moving average of the weights; the average is
+    #: what validation measures and what gets exported (``None``: no average).
+    ema: float | None = None
     deterministic: bool = False
     #: Stop this call after so many minutes of wall time, with a checkpoint, so
     #: a run can advance in bounded calls (a lent GPU for 10 minutes, a CI job);
@@ -145,11 +164,16 @@ def validate(config: TrainConfig) -> None:
         (o.grad_clip is None or o.grad_clip > 0, "optim.grad_clip must be > 0 or null"),
         (o.gamma > 0, "optim.gamma must be > 0"),
         (o.milestones == sorted(set(o.milestones)), "optim.milestones must be increasing"),
+        (o.schedule in SCHEDULES, f"optim.schedule must be one of {', '.join(SCHEDULES)}"),
+        (o.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
+        (0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio must be in [0, 1]"),
+        (config.ema is None or 0 < config.ema < 1, "ema must be in (0, 1) or null"),
         (g.max_rollbacks >= 0, "guard.max_rollbacks must be >= 0"),
         (0 < g.lr_factor < 1, "guard.lr_factor must be in (0, 1)"),
         (g.spike_factor is None or g.spike_factor > 1, "guard.spike_factor must be > 1 or null"),
         (g.window > 0, "guard.window must be > 0"),
         (g.snapshot_every is None or g.snapshot_every > 0, "guard.snapshot_every must be > 0"),
+        (g.patience > 0, "guard.patience must be > 0"),
     ]
     for ok, message in checks:
         if not ok:

@@ -15,7 +15,7 @@ import yaml
 
 from ..errors import ConfigError, ModelError
 from ..zoo import ModelCard, save_pretrained
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, shipped_state
 from .config import load_config
 from .registry import get_task_factory
 
@@ -47,7 +47,7 @@ def export_run(run_dir: Path, name: str, out: Path, extra: dict[str, Any]) -> Mo
     model = get_task_factory(cfg.task)(cfg).build_model()
     ckpt = load_checkpoint(ckpt_path)
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(shipped_state(ckpt))
     except (RuntimeError, TypeError) as exc:  # config.yaml edited after training?
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{ckpt_path} does not fit the model of {config_path}: {first}") from None

@@ -8,9 +8,11 @@ and notebooks run several fits in one process).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,6 +31,34 @@ def fp32(device_type: str | None = None) -> Iterator[None]:
     device_type = device_type or ("cuda" if torch.cuda.is_available() else "cpu")
     with torch.autocast(device_type, enabled=False):
         yield
+
+
+#: CPU flags of native bf16 arithmetic (Linux /proc/cpuinfo names).
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@functools.cache
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True on CPUs with bf16 instructions (AVX-512 BF16, AMX), where autocast pays.
+
+    Elsewhere bf16 is emulated and slower than fp32. Read from ``/proc/cpuinfo``
+    (absent off Linux: then False, the safe answer).
+    """
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool(NATIVE_BF16_FLAGS & set(line.split(":", 1)[-1].split()))
+    return False
+
+
+def bf16_autocast_pays(device: torch.device) -> bool:
+    """Whether bf16 autocast is native (fast) on ``device``."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and cpu_has_native_bf16()
 
 
 def seed_everything(seed: int) -> None:

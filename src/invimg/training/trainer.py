@@ -2,7 +2,9 @@
 
 A task supplies a model, a loss and validation metrics (see
 :class:`~invimg.training.registry.TrainingTask`); the trainer owns
-everything else: data, Adam + MultiStepLR, clipping, bf16 autocast, DDP,
+everything else: data, Adam with warm-up and step or cosine decay,
+clipping, bf16 autocast (CUDA, and CPUs with native bf16), an exponential
+moving average of the weights (what is validated and shipped), DDP,
 logging, validation, checkpoints, automatic resume and the divergence
 guard. Determinism is a design goal: the batch of step ``s`` depends only on
 ``(seed, s)`` and all RNG states are checkpointed, so a resumed run ends
@@ -11,19 +13,20 @@ with exactly the weights an uninterrupted one would have.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import math
 import time
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.optim import Adam
-from torch.optim.lr_scheduler import MultiStepLR
+from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -39,12 +42,12 @@ from .checkpoint import (
     rng_state,
     set_rng_state,
 )
-from .config import TrainConfig, config_to_dict, load_config, save_config
+from .config import OptimConfig, TrainConfig, config_to_dict, load_config, save_config
 from .data import CenterCropDataset, RandomCropDataset, StepBatchSampler, resolve_files, write_split
 from .guard import DivergenceGuard, params_finite
 from .metrics_log import MetricsLog, Value
 from .registry import TrainingTask, get_task_factory
-from .runtime import deterministic, rng_preserved, seed_everything
+from .runtime import bf16_autocast_pays, deterministic, rng_preserved, seed_everything
 
 log = logging.getLogger("invimg.training")
 
@@ -77,8 +80,11 @@ class Trainer:
         self.dist = ddp.init_distributed()
         self.device = ddp.device_for(self.dist)
         self.out_dir = Path(config.out_dir)
-        if config.amp == "bf16" and self.device.type != "cuda" and self.dist.is_main:
-            log.warning("amp=bf16 is only used on CUDA; training in fp32 on %s", self.device)
+        self.bf16 = config.amp != "off" and bf16_autocast_pays(self.device)
+        if config.amp == "bf16" and not self.bf16 and self.dist.is_main:
+            log.warning(
+                "no native bf16 on %s (emulated bf16 is slower); training in fp32", self.device
+            )
         seed_everything(config.seed)  # identical initial weights on every rank
         try:
             model = task.build_model().to(self.device)
@@ -90,7 +96,8 @@ class Trainer:
         self.optimizer = Adam(
             self.model.parameters(), lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
         )
-        self.scheduler = MultiStepLR(self.optimizer, milestones=o.milestones, gamma=o.gamma)
+        self.scheduler = LambdaLR(self.optimizer, lr_factor(o, config.steps))
+        self.ema = _ema_model(model, config.ema) if config.ema else None
         self.guard = DivergenceGuard(config.guard)
         self.step = self.batches_seen = self.log_rows = 0
         self.elapsed = 0.0
@@ -128,9 +135,13 @@ class Trainer:
             )
         ddp.unwrap(self.model).load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.scheduler.milestones = Counter(self.config.optim.milestones)  # the config rules
-        self.scheduler.gamma = self.config.optim.gamma
+        # the schedule itself comes from the config (older checkpoints hold a MultiStepLR)
+        self.scheduler.load_state_dict({"lr_lambdas": [None], **ckpt["scheduler"]})
+        if self.ema is not None:
+            if "ema" in ckpt:
+                self.ema.load_state_dict(ckpt["ema"])
+            else:  # resuming a run that had no average: start it from the weights
+                self.ema.module.load_state_dict(ddp.unwrap(self.model).state_dict())
         self.guard.load_state_dict(ckpt["guard"])
         self.step, self.batches_seen = int(ckpt["step"]), int(ckpt["batches_seen"])
         self.elapsed, self.log_rows = float(ckpt["elapsed"]), int(ckpt["log_rows"])
@@ -223,7 +234,7 @@ class Trainer:
         self.model.train()
         batch = batch.to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with self._autocast():  # tasks keep their invertible arithmetic in fp32 inside
             loss, terms = self.task.training_step(self.model, batch, self.step)
         if loss.dim() != 0:
             raise ValueError(
@@ -240,16 +251,23 @@ class Trainer:
         if reason is not None:
             self.optimizer.zero_grad(set_to_none=True)
             return {}, reason
-        if self.config.optim.grad_clip is not None and params:
-            torch.nn.utils.clip_grads_with_norm_(params, self.config.optim.grad_clip, norm)
-        self.optimizer.step()
+        skipped = self.guard.skip()
+        if skipped:  # a short spike: one hard batch, not divergence
+            self.optimizer.zero_grad(set_to_none=True)
+        else:
+            if self.config.optim.grad_clip is not None and params:
+                torch.nn.utils.clip_grads_with_norm_(params, self.config.optim.grad_clip, norm)
+            self.optimizer.step()
+            self.guard.record(mean_loss)
+            if self.ema is not None:
+                self.ema.update_parameters(ddp.unwrap(self.model))
         self.scheduler.step()
-        self.guard.record(mean_loss)
-        return {"loss": mean_loss, **{k: float(v) for k, v in terms.items() if k != "loss"}}, None
+        values = {k: float(v) for k, v in terms.items() if k != "loss"}
+        return {"loss": mean_loss, **values, "skipped": float(skipped)}, None
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.config.amp == "bf16" and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _roll_back(self, reason: str) -> None:
@@ -257,6 +275,8 @@ class Trainer:
         failed = self.step + 1
         model = ddp.unwrap(self.model)
         self.step = self.guard.rollback(failed, reason, model, self.optimizer, self.scheduler)
+        if self.ema is not None:  # the average took in the diverging steps: restart it here
+            self.ema.module.load_state_dict(model.state_dict())
         lr = self.lr
         event = (
             f"rollback {self.guard.rollbacks}/{self.config.guard.max_rollbacks}: {reason} at "
@@ -314,7 +334,7 @@ class Trainer:
         sums: dict[str, float] = {}
         count = 0
         if self._val is not None:
-            model = ddp.unwrap(self.model)
+            model = self.shipped_model
             was_training = model.training
             model.eval()
             with torch.no_grad(), rng_preserved():
@@ -351,6 +371,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "guard": self.guard.state_dict(),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
                 "rng": rngs,
                 "config": config_to_dict(self.config),
             }
@@ -361,9 +382,55 @@ class Trainer:
             self.guard.take_snapshot(self.step, model, self.optimizer, self.scheduler)
         ddp.barrier()
 
+    @property
+    def shipped_model(self) -> torch.nn.Module:
+        """What validation measures and export ships: the weight average, else the model."""
+        return self.ema.module if self.ema is not None else ddp.unwrap(self.model)
+
     def export_state_dict(self) -> dict[str, Tensor]:
-        """Plain CPU weights of the model, without DDP's ``module.`` prefix."""
-        return export_state_dict(self.model)
+        """Plain CPU weights of :attr:`shipped_model`, without DDP's ``module.`` prefix."""
+        return export_state_dict(self.shipped_model)
+
+
+def lr_factor(optim: OptimConfig, steps: int) -> Callable[[int], float]:
+    """The LR multiplier at each step: linear warm-up, then step or cosine decay.
+
+    Computed from the config alone, so a resumed run follows the schedule its
+    config describes (and an edited ``steps`` stretches the cosine).
+    """
+    warmup = optim.warmup_steps
+
+    def factor(step: int) -> float:
+        warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
+        if optim.schedule == "cosine":
+            t = min(max(step - warmup, 0) / max(steps - warmup, 1), 1.0)
+            floor = optim.min_lr_ratio
+            return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+        return warm * optim.gamma ** bisect.bisect_right(optim.milestones, step)
+
+    return factor
+
+
+def _ema_model(model: torch.nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``model`` whose decay ramps up to ``decay``.
+
+    The ramp ``min(decay, (1 + n) / (10 + n))`` lets the average follow the
+    fast early progress instead of dragging the initial weights along.
+    """
+
+    def update(
+        averaged: tuple[Tensor, ...] | list[Tensor],
+        current: tuple[Tensor, ...] | list[Tensor],
+        n: Tensor | int,
+    ) -> None:
+        d = min(decay, (1 + float(n)) / (10 + float(n)))
+        if averaged and averaged[0].is_floating_point():
+            torch._foreach_lerp_(list(averaged), list(current), 1 - d)
+        else:  # integer buffers (counters) are copied, not averaged
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
+    return AveragedModel(model, multi_avg_fn=update, use_buffers=True)
 
 
 def _finite_state(state: Mapping[str, Tensor]) -> bool:
