@@ -30,7 +30,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..metrics import psnr_per_image
 from ..training import TrainConfig, register_task
 from ..training.config import build_section
@@ -81,7 +81,10 @@ class RescalingTask:
     """IRN's published objective and a user-facing validation (see the module docstring)."""
 
     def __init__(self, config: TrainConfig) -> None:
-        self.model_config = parse_model_section(config.model)
+        section = dict(config.model)
+        #: a shipped name or card to start from: a run continued after its folder is gone
+        self.init_from: str | None = section.pop("init_from", None)
+        self.model_config = parse_model_section(section)
         self.is_color = isinstance(self.model_config, IRNColor.Config)
         if isinstance(self.model_config, IRN.Config):
             self.scale, self.c = self.model_config.scale, self.model_config.channels
@@ -105,7 +108,10 @@ class RescalingTask:
             raise ConfigError(f"data.size_multiple must be a multiple of the scale {self.scale}")
 
     def build_model(self) -> nn.Module:
-        return build_from_config(self.model_config)
+        model = build_from_config(self.model_config)
+        if self.init_from:
+            warm_start(model, self.init_from)
+        return model
 
     def target(self, x: Tensor) -> Tensor:
         """What the visible output should look like: bicubic LR or the luma."""
@@ -152,6 +158,29 @@ class RescalingTask:
             "psnr_y_z0": _mean_psnr(rec, batch, 0),
             "psnr_grey": float((-10 * torch.log10(mse)).mean()),
         }
+
+
+def warm_start(model: IRN | IRNColor, source: str) -> None:
+    """Copy a trained model of the same architecture and shape (shipped name or card)."""
+    from ..zoo import load
+
+    try:
+        trained = load(source)
+    except ModelError as exc:
+        raise ConfigError(f"model.init_from: {exc}") from None
+    if not (type(trained) is type(model) and isinstance(trained, IRN | IRNColor)) or not (
+        _same_config(trained, model)
+    ):
+        raise ConfigError(
+            f"model.init_from {source!r} is not a {type(model).__name__} with this model section"
+        )
+    model.load_state_dict(trained.state_dict())
+
+
+def _same_config(a: IRN | IRNColor, b: IRN | IRNColor) -> bool:
+    """Equal architecture configs, whatever their memory-saving setting."""
+    ca, cb = dataclasses.asdict(a.config), dataclasses.asdict(b.config)
+    return ca | {"memory_saving": False} == cb | {"memory_saving": False}
 
 
 def _mean_psnr(a: Tensor, b: Tensor, crop: int) -> float:
