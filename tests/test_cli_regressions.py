@@ -75,8 +75,9 @@ def _nothing_new(work: Path, *names: str) -> None:
 @pytest.mark.parametrize(
     ("image", "features", "fragment"),
     [
-        ("1x1.png", "hog", "1×1 image is too small for HOG: each side needs at least 8"),
+        ("1x1.png", "hog", "1×1 image is too small for HOG: each side needs at least 16"),
         ("7x9.png", "hog", "7×9 image is too small for HOG"),
+        ("7x9.png", "hog:4", "7×9 image is too small for HOG: each side needs at least 8"),
         ("7x9.png", "hog,dsift", "too small for HOG"),
         ("16x18.png", "dsift", "16×18 image is too small for DSIFT: each side needs at least 42"),
     ],

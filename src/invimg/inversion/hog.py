@@ -206,13 +206,17 @@ class HOG(Representation):
         self._layout = LayoutCache()
 
     def min_size(self) -> int:
-        """The smallest side that gives one cell."""
-        return self.cell_size
+        """The smallest side that gives two cells: UoCTTI normalises over 2×2 blocks of cells.
+
+        Cells are ``cell_size`` apart with half a cell of padding each side, so
+        two fit in ``3·cell_size − 2·(cell_size // 2)`` pixels (16 for cells of 8).
+        """
+        return 3 * self.cell_size - 2 * (self.cell_size // 2)
 
     def forward(self, grey: Tensor) -> Tensor:
-        if grey.shape[1] != 1 or min(grey.shape[-2:]) < self.cell_size:
+        if grey.shape[1] != 1 or min(grey.shape[-2:]) < self.min_size():
             raise ValueError(
-                f"HOG needs (N, 1, H, W) with H, W >= {self.cell_size}, got {tuple(grey.shape)}"
+                f"HOG needs (N, 1, H, W) with H, W >= {self.min_size()}, got {tuple(grey.shape)}"
             )
         gx, gy = image_gradient(grey * 255, pad=True)
         votes = orientation_votes(gx, gy, self.orientations, self.binning)
