@@ -38,6 +38,7 @@ from invimg.interfaces.web import (
     page,
     parts,
     rescaling_tab,
+    server,
 )
 from invimg.interfaces.web.options import private_temp_dir
 from invimg.interfaces.web.server import launch_options
@@ -342,9 +343,42 @@ def test_the_server_stays_offline_and_cleans_its_folder(monkeypatch: pytest.Monk
     monkeypatch.delenv("GRADIO_TEMP_DIR")
     options = launch_options(ServeOptions())
     assert options["share"] is False and options["server_name"] == "127.0.0.1"
+    assert options["quiet"] is True  # Gradio's "set share=True" advice is not for CLI users
     assert options["max_file_size"] == Limits().max_upload_bytes
     with private_temp_dir() as folder:
         assert gr.utils.get_upload_folder() == folder
         assert Path(folder).stat().st_mode & 0o077 == 0  # private to this user
         (Path(folder) / "result.png").write_bytes(b"x")
     assert not Path(folder).exists() and "GRADIO_TEMP_DIR" not in __import__("os").environ
+
+
+def test_serve_prints_its_own_address_and_stops_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line of ours instead of Gradio's banner; Ctrl-C reaches the CLI (exit 130)."""
+
+    class Demo:
+        is_running = True
+        local_url = "http://127.0.0.1:7860/"
+
+        def __init__(self) -> None:
+            self.launched: dict[str, Any] = {}
+
+        def launch(self, **options: Any) -> None:
+            self.launched = options
+
+        def close(self, verbose: bool = True) -> None:
+            self.is_running = False
+
+    def ctrl_c(demo: object) -> None:
+        raise KeyboardInterrupt
+
+    demo = Demo()
+    monkeypatch.setattr(server, "build_app", lambda options: demo)
+    monkeypatch.setattr(server, "_wait_until_closed", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        server.serve(ServeOptions())
+    printed = capsys.readouterr().out
+    assert printed == "serving the page on http://127.0.0.1:7860/ (Ctrl-C stops it)\n"
+    assert demo.launched["quiet"] is True and demo.launched["prevent_thread_lock"] is True
+    assert not demo.is_running  # closed on the way out
