@@ -69,7 +69,7 @@ def measure_one(name: str, backend: str, size: int, repeat: int) -> dict[str, An
     from invimg.inference import run_graph
 
     net, kind, inputs = _model_and_inputs(name, size)
-    small = [t[..., :16, :16] for t in inputs]
+    small = [t[..., : t.shape[-2] * 16 // size, : t.shape[-1] * 16 // size] for t in inputs]
     run_graph(net, kind, small, backend)  # export (cached) and open the session
     base = _rss_mib()
     outputs = run_graph(net, kind, inputs, backend)  # warm-up at the size (kernels, arenas)
