@@ -41,6 +41,19 @@ def _once(func: Callable[..., Any], call: int = 1) -> Callable[..., Any]:
     return wrapper
 
 
+def _first_of(func: Callable[..., Any], fired: list[bool]) -> Callable[..., Any]:
+    """``func``, preceded by a SIGINT if no function sharing ``fired`` has sent one yet."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not fired:
+            fired.append(True)
+            _interrupt()
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 class _InterruptImportOf:
     """A meta-path finder that interrupts the first import of ``name``."""
 
@@ -65,10 +78,12 @@ def _arm(phase: str) -> None:
         from invimg.zoo import registry
 
         registry.load_file = _once(registry.load_file)
-    elif phase == "compute":  # the network's first convolution
-        from torch import nn
+    elif phase == "compute":  # the first network pass, whichever backend runs it
+        from invimg.inference import runtime
 
-        nn.Conv2d.forward = _once(nn.Conv2d.forward)  # type: ignore[method-assign]
+        fired: list[bool] = []
+        runtime._eager = _first_of(runtime._eager, fired)
+        runtime._session = _first_of(runtime._session, fired)
     elif phase == "writing":
         from invimg.io import writing
 

@@ -233,5 +233,5 @@ def test_cli_bad_inputs_leave_nothing(
 
 def test_cli_refuses_a_payload_over_capacity_before_writing(folder: Path) -> None:
     (folder / "big.bin").write_bytes(np.random.default_rng(3).bytes(2000))
-    expect_error(run("embed", "cover.png", "-f", "big.bin", "-o", "s.png"), 7, "at most")
+    expect_error(run("embed", "cover.png", "-f", "big.bin", "-o", "s.png"), 7, "does not fit")
     assert not (folder / "s.png").exists()

@@ -67,7 +67,10 @@ def evaluate_rescaling(
         "protocol": _protocol(net),
         "rows": rows,
         "published_psnr_y_div2k": PUBLISHED_PSNR_Y.get(net.scale) if isinstance(net, IRN) else None,
+        "per_image": [{"image": f.name, **p} for f, p in zip(files, per_image)],
     }
+    if "irn_z0" in rows and "bicubic" in rows:
+        report["worst"] = _worst(per_image)
     report["markdown"] = markdown(report)
     return report
 
@@ -86,6 +89,16 @@ PROTOCOL_COLOR = (
     "grey saved as 8-bit PNG and read back; grey vs BT.601 full-range luma; colourised with z=0 "
     "vs original, 8-bit, PSNR on RGB and Y, no crop"
 )
+
+
+def _worst(per_image: list[dict[str, dict[str, float]]]) -> dict[str, float]:
+    """The least favourable image: a mean can hide one LR that no longer looks like a downscale."""
+    gains = [p["irn_z0"]["psnr_y"] - p["bicubic"]["psnr_y"] for p in per_image]
+    worst = {"gain_over_bicubic_db": min(gains)}
+    lrs = [p["irn_z0"]["lr_psnr_y"] for p in per_image if "lr_psnr_y" in p["irn_z0"]]
+    if lrs:
+        worst["lr_psnr_y"] = min(lrs)
+    return worst
 
 
 def _mean(items: list[dict[str, float]]) -> dict[str, float]:
@@ -215,6 +228,9 @@ def markdown(report: dict[str, Any]) -> str:
         cells = [_cell(k, values.get(k)) for k in keys]
         lines.append(f"| {method} | {' | '.join(cells)} |")
     lines.append("")
+    if worst := report.get("worst"):
+        parts = [f"{k.replace('_', ' ')} {v:.2f}" for k, v in worst.items()]
+        lines += [f"Worst image (z = 0): {', '.join(parts)}.", ""]
     lines.append(
         f"{report['images']} image(s), model {report['model']}. Protocol: {report['protocol']}."
     )
