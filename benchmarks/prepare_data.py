@@ -11,10 +11,12 @@
   here on), for validation and for every number in BENCHMARKS.md.
 * ``data/holdout256/``: a 256×256 centre crop of each held-out image after
   resizing its short side to 512, for the 256×256 benchmark rows.
-* ``data/holdout768/`` and ``data/holdout512/``: the held-out images with their long
-  side resized (Lanczos) to 768 and 512 px, as sharp as a user's photos. Hiding is
-  measured on 256×256 centre crops of the first (``invimg eval hiding … --size 256``),
-  rescaling on the whole of the second (modcropped by the evaluation).
+* ``data/holdout1024/``, ``data/holdout768/`` and ``data/holdout512/``: the held-out
+  images with their long side resized (Lanczos) to 1024, 768 and 512 px, as sharp as
+  a user's photos. Hiding is measured on 256×256 centre crops of the 768-px set
+  (``invimg eval hiding … --size 256``) and on the whole 1024-px images
+  (``--size full``), rescaling on the whole 512-px images (modcropped by the
+  evaluation).
 * The wider split of ``benchmarks/holdout20.txt`` (20 held-out images) for the
   models trained on little data (steg-cinn, the HOG decoder, PD-GAN):
   ``data/train-small/`` (the other 10, long side ``--train-side``),
@@ -76,7 +78,7 @@ def main() -> None:
         if rel in held:
             save_png(img, args.out / "holdout" / name)
             save_png(centre_crop(img), args.out / "holdout256" / name)
-            for side in (768, 512):
+            for side in (1024, 768, 512):
                 save_png(resize_long_side(img, side), args.out / f"holdout{side}" / name)
         else:
             save_png(resize_long_side(img, args.train_side), args.out / "train" / name)
