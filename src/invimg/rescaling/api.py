@@ -75,13 +75,13 @@ DEFAULT_Z: ZMode = "zeros"
 #: about 250 MB whatever the photo size (measured at 1024×768: 250 MB tiled, 450–500 MB
 #: in one piece; one piece at 2048×1536 would need about 2 GB).
 DEFAULT_TILE = 128
-#: LR pixels of context per side (128 HR px at ×4). Measured on a briefly trained ×2
-#: model whose receptive radius is 20 LR px: margin 0 changes 27 % of the LR pixels
-#: (by up to 3 levels), margin 4 changes 1.7 %, margin 8 only 0.002 % (by 1 level, a
-#: rounding tie), so the effective receptive field is far below the theoretical one;
-#: 32 leaves a 4× safety factor. ``benchmarks/speed_rescaling.py --deviation N``
-#: measures it for any model.
-DEFAULT_MARGIN = 32
+#: LR pixels of context per side (64 HR px at ×4): the smallest margin measured
+#: exact for the shipped models (``benchmarks/speed_rescaling.py --deviation 512``):
+#: with margin 16 the LR and the HR of ``irn-x2`` and of ``irn-x2-small`` are identical
+#: to the untiled ones (IRN ×4, published random checkpoint: LR identical, HR within 1
+#: level, session 4); margin 8 already moves ``irn-x2-small``'s LR by a level.
+#: 16 is also ≈ 25 % faster than 32 (BENCHMARKS.md, "IRN ×4 on a 2048×1536 photo").
+DEFAULT_MARGIN = 16
 
 
 # -- models ----------------------------------------------------------------------
