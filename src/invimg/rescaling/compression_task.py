@@ -138,9 +138,9 @@ def _load_trained(target: IRNJPEG, source: str) -> None:
         trained: Any = load_published_irn(source) if source.endswith(".pth") else load(source)
     except ModelError as exc:
         raise ConfigError(f"model.init_from: {exc}") from None
-    if isinstance(trained, IRNJPEG) and _same(trained.config, target.config):
+    if isinstance(trained, IRNJPEG) and same_architecture(trained.config, target.config):
         target.load_state_dict(trained.state_dict())
-    elif isinstance(trained, IRN) and _same(trained.config, target.irn.config):
+    elif isinstance(trained, IRN) and same_architecture(trained.config, target.irn.config):
         target.irn.load_state_dict(trained.state_dict())
     else:
         raise ConfigError(
@@ -149,7 +149,7 @@ def _load_trained(target: IRNJPEG, source: str) -> None:
         )
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_architecture(a: Any, b: Any) -> bool:
     """Equal configs, whatever their memory-saving setting."""
     return bool(
         dataclasses.asdict(a) | {"memory_saving": False}

@@ -36,7 +36,7 @@ from ..training import TrainConfig, register_task
 from ..training.config import build_section
 from ..training.distributed import unwrap
 from .color import IRNColor, luma
-from .compression_task import JPEGRecoveryTask
+from .compression_task import JPEGRecoveryTask, same_architecture
 from .irn import IRN, check_config, quantize_st
 from .losses import LossWeights, bicubic_downscale, criterion, latent_nll
 
@@ -169,18 +169,12 @@ def warm_start(model: IRN | IRNColor, source: str) -> None:
     except ModelError as exc:
         raise ConfigError(f"model.init_from: {exc}") from None
     if not (type(trained) is type(model) and isinstance(trained, IRN | IRNColor)) or not (
-        _same_config(trained, model)
+        same_architecture(trained.config, model.config)
     ):
         raise ConfigError(
             f"model.init_from {source!r} is not a {type(model).__name__} with this model section"
         )
     model.load_state_dict(trained.state_dict())
-
-
-def _same_config(a: IRN | IRNColor, b: IRN | IRNColor) -> bool:
-    """Equal architecture configs, whatever their memory-saving setting."""
-    ca, cb = dataclasses.asdict(a.config), dataclasses.asdict(b.config)
-    return ca | {"memory_saving": False} == cb | {"memory_saving": False}
 
 
 def _mean_psnr(a: Tensor, b: Tensor, crop: int) -> float:
