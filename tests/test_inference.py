@@ -173,6 +173,31 @@ def test_generator_and_decoder_graphs_match_eager(name: str) -> None:
     assert _both(net, kind, doubled) <= FLOAT_TOL
 
 
+def test_inpaint_api_agrees_across_backends() -> None:
+    image = (255 * _rand(1, 3, 40, 56, seed=17)).squeeze(0).permute(1, 2, 0).numpy()
+    hole = np.zeros((40, 56), dtype=bool)
+    hole[10:26, 14:40] = True
+    fills = {
+        b: invimg.inpaint(image.astype(np.uint8), hole, n=2, seed=3, backend=b)
+        for b in ("torch", "onnxruntime")
+    }
+    for eager, onnx in zip(fills["torch"], fills["onnxruntime"]):
+        assert _same_fraction(eager, onnx) >= MIN_SAME_8BIT
+        assert int(np.abs(eager.astype(int) - onnx.astype(int)).max()) <= 1
+
+
+def test_hog_decoder_inversion_agrees_across_backends() -> None:
+    from invimg.inversion.api import run_inversion
+
+    image = _rand(1, 3, 64, 72, seed=18)
+    results = {
+        b: run_inversion(image, "hog", method="decoder", backend=b)
+        for b in ("torch", "onnxruntime")
+    }
+    assert _max_diff([results["torch"].raw], [results["onnxruntime"].raw]) <= FLOAT_TOL
+    assert _same_fraction(results["torch"].image, results["onnxruntime"].image) >= MIN_SAME_8BIT
+
+
 # -- export, choice and fallback ---------------------------------------------------------------
 
 
@@ -271,4 +296,23 @@ def test_cli_export_onnx_and_backend_option(tmp_path: Path) -> None:
     gap = np.abs(outputs["torch"].astype(int) - outputs["onnxruntime"].astype(int))
     assert gap.max() <= 1  # a differing value is a rounding tie, one level off
     bad = runner.invoke(cli.app, ["hide", "x.png", "y.png", "-o", "z.png", "--backend", "nope"])
+    assert bad.exit_code == 2 and "backend must be one of" in bad.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["embed", "c.png", "-o", "x.png", "-m", "hi"],
+        ["extract", "c.png"],
+        ["inpaint", "c.png", "m.png", "-o", "out"],
+        ["invert", "c.png", "-o", "x.png", "--method", "decoder"],
+    ],
+)
+def test_every_model_command_takes_the_backend_option(args: list[str], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from invimg.interfaces import cli
+
+    cli._register_commands()
+    bad = CliRunner().invoke(cli.app, [*args, "--backend", "nope"])
     assert bad.exit_code == 2 and "backend must be one of" in bad.output

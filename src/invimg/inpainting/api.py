@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from ..errors import InputImageError, UsageError, WrongModelError
+from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..tiling import PadMode, pad_to_multiple
 from ..zoo.registry import inference_setting, load_typed
@@ -80,13 +81,16 @@ def inpaint(
     *,
     strength: float | None = None,
     max_side: int = DEFAULT_MAX_SIDE,
+    backend: str | None = None,
 ) -> list[np.ndarray]:
     """``n`` completions of ``image`` where ``mask`` is white, as uint8 H×W×3 arrays.
 
     ``strength`` scales how far samples depart from the prior's completion
     (0: every sample is the prior; 1: as trained); ``None`` takes the
     model's recommended value (its card's ``inference.strength``, else 1).
+    ``backend`` chooses what runs the generator (:mod:`invimg.inference.runtime`).
     """
+    check_backend(backend)
     if not 1 <= n <= MAX_SAMPLES:
         raise UsageError(f"n must be between 1 and {MAX_SAMPLES}, got {n}")
     if seed < 0:
@@ -104,7 +108,7 @@ def inpaint(
     device = next(net.parameters()).device
     with torch.no_grad():
         work, work_known = _working_copy(image_t, known, max_side)
-        fills = _samples(net, work.to(device), work_known.to(device), seed, n, strength)
+        fills = _samples(net, work.to(device), work_known.to(device), seed, n, strength, backend)
     results = []
     for fill in fills:
         if fill.shape[-2:] != (h, w):
@@ -142,7 +146,13 @@ def _working_copy(image: Tensor, known: Tensor, max_side: int) -> tuple[Tensor, 
 
 
 def _samples(
-    net: PDGAN, image: Tensor, known: Tensor, seed: int, n: int, strength: float
+    net: PDGAN,
+    image: Tensor,
+    known: Tensor,
+    seed: int,
+    n: int,
+    strength: float,
+    backend: str | None = None,
 ) -> list[Tensor]:
     """``n`` completions at the working size; the prior runs once, padding added and removed."""
     h, w = image.shape[-2:]
@@ -157,7 +167,8 @@ def _samples(
     fills = []
     for index in range(n):
         z = latent(net, ph, pw, seed, index).to(image.device)
-        raw = net.generate(z, prior, padded_known, strength)
+        inputs = [z, prior, padded_known, torch.tensor(float(strength))]
+        raw = run_graph(net, "generate", inputs, backend)[0]
         fills.append(raw[..., :h, :w].cpu())
     return fills
 

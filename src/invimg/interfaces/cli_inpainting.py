@@ -22,10 +22,12 @@ import numpy as np
 import typer
 
 from ..errors import InputImageError, OutputExistsError, OutputPathError
+from ..inference import check_backend
 from ..inpainting.api import DEFAULT_MODEL, MAX_SAMPLES, MAX_STRENGTH
 from ..io.images import show_path
 from . import interrupt
 from .cli import app
+from .cli_backend import backend_option
 from .common import KEY_MODEL, KEY_TASK, model_ref, read_input, user_errors
 
 SHEET_NAME = "contact_sheet.png"
@@ -133,16 +135,18 @@ def inpaint_command(
     sheet: bool = typer.Option(True, "--sheet/--no-sheet", help="Also write contact_sheet.png."),
     invert_mask: bool = typer.Option(False, "--invert-mask", help="Black pixels are the hole."),
     force: bool = typer.Option(False, "--force", help="Replace existing sample files."),
+    backend: str | None = backend_option(),
 ) -> None:
     """Draw N different plausible completions of the hole (PD-GAN); known pixels kept exactly."""
     from ..inpainting.api import contact_sheet, inpaint, resolve_model
 
+    check_backend(backend)
     names = sample_names(n)
     check_output_dir(output, [*names, SHEET_NAME] if sheet else names, force)
     pixels = read_input(image).pixels
     hole = _read_mask(mask, pixels.shape[:2], invert_mask)
     net = resolve_model(model)
-    samples = inpaint(pixels, hole, n=n, seed=seed, model=net, strength=strength)
+    samples = inpaint(pixels, hole, n=n, seed=seed, model=net, strength=strength, backend=backend)
     files = dict(zip(names, samples))
     if sheet:
         files[SHEET_NAME] = contact_sheet(pixels, hole, samples)

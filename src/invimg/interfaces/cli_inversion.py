@@ -19,8 +19,10 @@ import numpy as np
 import typer
 
 from ..errors import UsageError
+from ..inference import check_backend
 from ..io import check_output_path, write_image
 from .cli import app
+from .cli_backend import backend_option
 from .common import KEY_TASK, check_choice, read_input, user_errors
 
 if TYPE_CHECKING:  # torch loads only when a command runs
@@ -77,11 +79,13 @@ def invert_command(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
+    backend: str | None = backend_option(),
 ) -> None:
     """Reconstruct an image from its HOG, dense SIFT or CNN features (Mahendran & Vedaldi)."""
     from ..inversion.feature_file import is_feature_file
     from ..inversion.specs import normalisation
 
+    check_backend(backend)
     check_output_path(output, force=force, inputs=[source])
     check_choice("--method", method, ("optimise", "decoder"))
     check_choice("--preset", preset, ("ijcv2016", "cvpr2015"))
@@ -94,6 +98,7 @@ def invert_command(
         "seed": seed,
         "progress": not quiet,
         "decoder": decoder,
+        "backend": backend,
     }
     if is_feature_file(source):
         if mean_v is not None or std_v is not None:

@@ -22,9 +22,11 @@ import numpy as np
 import typer
 
 from ..errors import OutputPathError, PayloadError, UsageError
+from ..inference import check_backend
 from ..io import check_output_file, check_output_path, write_bytes, write_png
 from ..io.images import show_path
 from .cli import app
+from .cli_backend import backend_option
 from .common import read_input, user_errors
 
 if TYPE_CHECKING:  # invimg.datahiding imports torch: only when a command runs
@@ -64,11 +66,13 @@ def embed_command(
     ),
     model: str = typer.Option("steg-cinn", "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    backend: str | None = backend_option(),
 ) -> None:
     """Hide a message or a file in COVER's colours; get it back with `invimg extract`."""
     from ..datahiding.api import capacity, embed
     from ..datahiding.payload import Payload
 
+    check_backend(backend)
     if (message is None) == (file is None):
         raise UsageError("give exactly one of --message TEXT or --file FILE")
     if output.suffix.lower() != ".png":
@@ -85,7 +89,7 @@ def embed_command(
     pixels = _cover_pixels(cover)
     limit = capacity(pixels)
     _check_fits(payload, limit, cover)
-    stego = embed(pixels, payload, password, model=model)
+    stego = embed(pixels, payload, password, model=model, backend=backend)
     write_png(output, stego, force=force, inputs=inputs)
     typer.echo(f"wrote {output} ({_bytes(len(payload.data))} hidden; this cover holds {limit})")
 
@@ -131,16 +135,18 @@ def extract_command(
     ),
     model: str = typer.Option("steg-cinn", "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    backend: str | None = backend_option(),
 ) -> None:
     """Get back the message or file hidden in STEGO by `invimg embed`."""
     from ..datahiding.api import extract_payload
 
+    check_backend(backend)
     if output is not None:
         check_output_file(output, force=force, inputs=[stego])
     image = read_input(stego)
     if image.format == "JPEG":
         raise PayloadError(f"{show_path(stego)} is a JPEG: lossy compression destroys payloads")
-    payload = extract_payload(np.asarray(image.pixels), password, model=model)
+    payload = extract_payload(np.asarray(image.pixels), password, model=model, backend=backend)
     if output is not None:
         write_bytes(output, payload.data, force=force, inputs=[stego])
         typer.echo(f"wrote {output} ({len(payload.data)} bytes)")

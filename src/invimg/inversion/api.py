@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputImageError, InvimgError, ModelError, UsageError
+from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit
 from .decoder import HOGDecoder
 from .evaluation import relative_error
@@ -139,15 +140,21 @@ def run_inversion(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     decoder: str | os.PathLike[str] | HOGDecoder = DEFAULT_DECODER,
+    backend: str | None = None,
 ) -> Inversion:
-    """Reconstruct an image from ``image``'s representation (or from ``target``); see the module."""
+    """Reconstruct an image from ``image``'s representation (or from ``target``); see the module.
+
+    ``backend`` chooses what runs the decoder (:mod:`invimg.inference.runtime`);
+    the optimiser always runs in PyTorch (it needs gradients).
+    """
+    check_backend(backend)
     rep = resolve(features, mean, std)
     target, size = _target_and_size(rep, image, target, size)
     if isinstance(rep, TorchFeatures):
         rep.measure_stride(*size)
     started = time.perf_counter()
     if method == "decoder":
-        raw = _decode(rep, target, size, decoder)
+        raw = _decode(rep, target, size, decoder, backend)
     elif method == "optimise":
         chosen = _preset(preset, loss_weight, iterations)
         raw = reconstruct(rep, target, size, chosen, seed=seed, progress=progress).images
@@ -222,6 +229,7 @@ def _decode(
     target: Tensor,
     size: tuple[int, int],
     decoder: str | os.PathLike[str] | HOGDecoder,
+    backend: str | None,
 ) -> Tensor:
     from ..zoo import load
 
@@ -234,8 +242,8 @@ def _decode(
             f"the decoder inverts {hog.label} with cells of {hog.cell_size}; "
             f"it cannot invert {rep.label}"
         )
-    with torch.no_grad():
-        return net.decode(target, size)
+    decoding = cast(HOGDecoder, net)
+    return decoding.display(run_graph(decoding, "decode", [target], backend)[0], size)
 
 
 def read_size(text: str) -> tuple[int, int]:

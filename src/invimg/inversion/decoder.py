@@ -78,15 +78,22 @@ class HOGDecoder(nn.Module):
         return out
 
     def decode(self, features: Tensor, size: tuple[int, int]) -> Tensor:
-        """A grey image of ``size`` (H, W) in [0, 1] units whose HOG is ``features``.
+        """A grey image of ``size`` (H, W) in [0, 1] units whose HOG is ``features``."""
+        return self.display(self(features), size)
 
-        The standardised output shown as ``0.5 + DISPLAY_STD · z`` (HOG gives
-        no contrast to restore); borders the cells do not cover are replicated.
+    @staticmethod
+    def display(raw: Tensor, size: tuple[int, int]) -> Tensor:
+        """The network's standardised output ``raw`` as an image of ``size`` (H, W).
+
+        Shown as ``0.5 + DISPLAY_STD · raw`` (HOG gives no contrast to
+        restore); borders the cells do not cover are replicated. Kept apart
+        from the forward pass, which is the exported graph
+        (:mod:`invimg.inference`), so every backend shares it.
         """
-        out = 0.5 + DISPLAY_STD * self(features)
+        out = 0.5 + DISPLAY_STD * raw
         pad_h, pad_w = size[0] - out.shape[-2], size[1] - out.shape[-1]
         if pad_h < 0 or pad_w < 0:
-            raise ValueError(f"features of {tuple(features.shape)} do not fit an image of {size}")
+            raise ValueError(f"features giving {tuple(raw.shape)} do not fit an image of {size}")
         if pad_h or pad_w:
             out = F.pad(out, (0, pad_w, 0, pad_h), mode="replicate")
         return out
