@@ -201,9 +201,3 @@ class StegCINN(InvertibleModule):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         c, h, w = input_shape
         return (16 * c, h // 4, w // 4)
-
-    @staticmethod
-    def latent_size(height: int, width: int) -> int:
-        """Number of latent values (= raw bits) of an ``height × width`` colour image."""
-        m = SIZE_MULTIPLE
-        return 2 * (height // m * m) * (width // m * m)

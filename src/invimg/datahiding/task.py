@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..rescaling.irn import quantize_st
+from ..io import quantize_st
 from ..training import TrainConfig, register_task
 from ..training.config import build_section
 from ..training.distributed import unwrap

@@ -25,6 +25,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from ..io import quantize_st
+
 ZMode = Literal["zeros", "gaussian"]
 Z_MODES: tuple[str, ...] = ("zeros", "gaussian")
 #: The z used for revealing unless the caller asks otherwise; chosen by
@@ -103,10 +105,10 @@ class HidingModel(nn.Module):
         (whose gradient synchronisation hooks into ``forward``) trains
         correctly. With ``quantize`` the revealing side sees the 8-bit stego
         while gradients pass straight through the rounding
-        (:func:`quantize_ste`): the network learns to survive it.
+        (:func:`invimg.io.quantize_st`): the network learns to survive it.
         """
         hidden = self.hide(cover, secrets)
-        stego = quantize_ste(hidden.stego) if quantize else hidden.stego
+        stego = quantize_st(hidden.stego) if quantize else hidden.stego
         return hidden, self.reveal(stego, z, generator)
 
     def make_z(
@@ -121,16 +123,6 @@ class HidingModel(nn.Module):
             got = [tuple(t.shape) for t in tensors]
             raise ValueError(f"z must have shapes {shapes}, got {got}")
         return tensors
-
-
-def quantize_ste(x: Tensor) -> Tensor:
-    """Clamp to [0, 1] and round to 8-bit levels; the gradient is the identity.
-
-    The forward value is exactly what saving as PNG and reading back gives,
-    so training sees the rounding error a user's stego will carry.
-    """
-    rounded = torch.round(x.clamp(0, 1) * 255) / 255
-    return x + (rounded - x).detach()
 
 
 def sample_z(

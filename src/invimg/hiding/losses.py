@@ -22,7 +22,7 @@ What we chose:
 * DeepMIH adds 0.01 × a VGG perceptual loss; we leave it out (it needs
   ImageNet weights that cannot ship offline).
 * The revealed secrets come from the 8-bit stego (see
-  :func:`invimg.hiding.base.quantize_ste`), not the float one.
+  :func:`invimg.io.quantize_st`), not the float one.
 """
 
 from __future__ import annotations

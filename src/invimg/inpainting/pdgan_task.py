@@ -41,7 +41,7 @@ from .losses import (
 )
 from .pdgan import PDGAN, size_multiple
 from .prior import composite
-from .task import batch_known, load_frozen, mean_psnr, step_rng, validation_known
+from .task_parts import batch_known, load_frozen, mean_psnr, step_rng, validation_known
 
 
 @dataclasses.dataclass

@@ -236,11 +236,3 @@ def _decode(
         )
     with torch.no_grad():
         return net.decode(target, size)
-
-
-def read_size(text: str) -> tuple[int, int]:
-    """``"WxH"`` → (H, W), for ``--size``."""
-    w_text, sep, h_text = text.lower().partition("x")
-    if not sep or not w_text.isdigit() or not h_text.isdigit():
-        raise UsageError(f"--size must look like 256x256 (width x height), got {text!r}")
-    return int(h_text), int(w_text)

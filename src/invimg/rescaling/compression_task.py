@@ -33,12 +33,13 @@ from torch import Tensor, nn
 
 from ..distortions import JPEG, jpeg_real
 from ..errors import ConfigError, ModelError
+from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig
 from ..training.config import build_section
 from ..training.distributed import unwrap
 from .compression import IRNJPEG
-from .irn import IRN, quantize_st
+from .irn import IRN
 from .losses import bicubic_downscale, charbonnier, latent_nll, sum_squares
 
 #: ``loss`` keys: ``jpeg`` (the CRM); the joint mode adds the IRN's and ``train_forward``.

@@ -31,13 +31,14 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, ModelError
+from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig, register_task
 from ..training.config import build_section
 from ..training.distributed import unwrap
 from .color import IRNColor, luma
 from .compression_task import JPEGRecoveryTask, same_architecture
-from .irn import IRN, check_config, quantize_st
+from .irn import IRN, check_config
 from .losses import LossWeights, bicubic_downscale, criterion, latent_nll
 
 KINDS: dict[str, type[IRN] | type[IRNColor]] = {"irn": IRN, "irn-color": IRNColor}
