@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,15 +45,16 @@ from ..distortions import Distortion, estimate_jpeg_quality, parse_distortion
 from ..errors import InputImageError, ModelError, UsageError
 from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit, to_numpy
+from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
-from ..zoo.registry import load_typed
+from ..zoo.registry import is_shipped, load_typed
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
 from .riis import RIIS
 
 #: The shipped model used when none is named, by number of secrets: CPU-trained
 #: previews, an 8-block HiNet and an 8-block-per-stage DeepMIH (the full ``hinet``
 #: and ``deepmih-2`` come later). The CLI, the web page and the demo use them too.
-DEFAULT_MODELS = {1: "hinet-small", 2: "deepmih2-small", 3: "deepmih3-small"}
+DEFAULT_MODELS = {n: first_default("hiding", str(n)) for n in (1, 2, 3)}
 DEFAULT_MODEL = DEFAULT_MODELS[1]
 #: Context (pixels) computed around each tile and thrown away. With it, a 384²
 #: image in 128² tiles gave the very same 8-bit stego and revealed secret as one
@@ -64,7 +64,7 @@ DEFAULT_MODEL = DEFAULT_MODELS[1]
 TILE_MARGIN = 32
 
 #: Robust models by preference: ``--robust`` takes the first one shipped.
-ROBUST_MODELS = ("riis", "riis-small")
+ROBUST_MODELS = default_candidates("hiding", "robust")
 
 ModelLike = str | os.PathLike[str] | HidingModel
 
@@ -209,11 +209,8 @@ def default_model(secrets: int) -> str:
 
 def default_robust_model() -> str:
     """The first shipped model of :data:`ROBUST_MODELS`, for ``invimg hide --robust``."""
-    from ..zoo import shipped_models
-
-    shipped = {card.name for card in shipped_models()}
     for name in ROBUST_MODELS:
-        if name in shipped:
+        if is_shipped(name):
             return name
     raise ModelError(
         "no robust hiding model is shipped yet; train one "
@@ -222,21 +219,12 @@ def default_robust_model() -> str:
     )
 
 
-#: File suffixes of checkpoints written by the published HiNet code (``model.pt``).
-PUBLISHED_SUFFIXES = (".pt", ".pth")
-
-
 def resolve_model(model: ModelLike) -> HidingModel:
     """A hiding model from a shipped name, a card path, a model object, or a
-    published HiNet checkpoint (``{"net": …}`` with ``module.model.invN…`` keys),
-    so weights trained with the published code work with ``--model`` as they are.
+    published HiNet checkpoint (``.pt``/``.pth``, read by the loader
+    :mod:`invimg.hiding.published` registers with the zoo), so weights trained
+    with the published code work with ``--model`` as they are.
     """
-    if isinstance(model, str | os.PathLike):
-        path = Path(model)
-        if path.suffix in PUBLISHED_SUFFIXES and path.is_file():
-            from .published import load_hinet_checkpoint
-
-            return load_hinet_checkpoint(path)
     return load_typed(model, HidingModel, "hiding")
 
 

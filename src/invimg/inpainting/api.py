@@ -34,13 +34,14 @@ from torch import Tensor
 
 from ..errors import InputImageError, UsageError, WrongModelError
 from ..io import as_image_tensor, quantize_8bit, to_numpy
+from ..tasks import first_default
 from ..tiling import PadMode, pad_to_multiple
 from ..zoo.registry import inference_setting, load_typed
 from .masks import known_from_hole, load_mask
 from .pdgan import PDGAN
 
 #: The shipped PD-GAN (CPU-trained; see its card and BENCHMARKS.md).
-DEFAULT_MODEL = "pdgan-small"
+DEFAULT_MODEL = first_default("inpainting", "sampler")
 #: Longest side inpainted at native resolution (larger images are resized, see above).
 DEFAULT_MAX_SIDE = 1024
 MAX_SAMPLES = 64

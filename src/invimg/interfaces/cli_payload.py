@@ -24,6 +24,7 @@ import typer
 from ..errors import OutputPathError, PayloadError, UsageError
 from ..io import check_output_file, check_output_path, write_bytes, write_png
 from ..io.images import show_path
+from ..tasks import first_default
 from .cli import app
 from .common import read_input, user_errors
 
@@ -35,7 +36,8 @@ PASSWORD_HELP = (
     f"Password for the payload (or set {PASSWORD_ENV}). Without one the payload is still "
     "compressed, framed and integrity-checked, but anyone with invimg can read it."
 )
-MODEL_HELP = "Shipped model name or path to a model card (.json). Default: steg-cinn."
+DEFAULT_MODEL = first_default("datahiding", "payload")
+MODEL_HELP = f"Shipped model name or path to a model card (.json). Default: {DEFAULT_MODEL}."
 FORCE_HELP = "Overwrite the output file if it exists."
 
 
@@ -62,7 +64,7 @@ def embed_command(
     password: str | None = typer.Option(
         None, "--password", "-p", envvar=PASSWORD_ENV, help=PASSWORD_HELP
     ),
-    model: str = typer.Option("steg-cinn", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Hide a message or a file in COVER's colours; get it back with `invimg extract`."""
@@ -129,7 +131,7 @@ def extract_command(
     password: str | None = typer.Option(
         None, "--password", "-p", envvar=PASSWORD_ENV, help=PASSWORD_HELP
     ),
-    model: str = typer.Option("steg-cinn", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Get back the message or file hidden in STEGO by `invimg embed`."""

@@ -50,15 +50,12 @@ def _read(path: Path) -> np.ndarray:
 
 def load_rescaling_model(spec: str, kind: str) -> Any:
     """Load model ``spec`` and check it does ``kind`` (a wrong model is a model error)."""
-    from ..rescaling import IRN, IRNJPEG, IRNColor
-    from ..rescaling.api import resolve_model
+    from ..rescaling import IRNColor
+    from ..rescaling.api import RESCALERS, resolve_model
 
-    net = resolve_model(spec, spec)
-    wanted = (IRN, IRNJPEG) if kind == "rescaling" else (IRNColor,)
-    if not isinstance(net, wanted):
-        names = " or ".join(w.__name__ for w in wanted)
-        raise WrongModelError(f"model {spec!r} ({type(net).__name__}) is not an {names} model")
-    return net
+    if kind == "rescaling":
+        return resolve_model(spec, spec, kind=RESCALERS, what="rescaling (IRN or IRNJPEG)")
+    return resolve_model(spec, spec, kind=IRNColor, what="colour (IRNColor)")
 
 
 @app.command("downscale")

@@ -28,7 +28,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Keys of the metadata that commands write into their PNG outputs.
 KEY_TASK, KEY_MODEL = "invimg:task", "invimg:model"
-CARD_SUFFIXES = (".json", ".safetensors")
 
 
 def user_errors(func: F) -> F:
@@ -94,22 +93,20 @@ def check_choice(option: str, value: str, choices: Sequence[str]) -> None:
         raise UsageError(f"{option} must be one of {wanted}, got {value!r}")
 
 
-def is_card_path(spec: str) -> bool:
-    """Whether a ``--model`` value names a card file rather than a shipped model."""
-    return Path(spec).suffix in CARD_SUFFIXES
-
-
 def model_ref(spec: str) -> str:
     """What to record in an output's metadata: a shipped name as is, a card as an absolute path.
 
     A relative card path would stop resolving as soon as the user changes folder.
     """
+    from ..zoo.registry import is_card_path
+
     return str(Path(spec).resolve()) if is_card_path(spec) else spec
 
 
 def recorded_model(meta: Mapping[str, str], image: Path) -> str | None:
     """The model recorded in ``image``'s metadata, refusing a card that has since gone."""
     from ..io.images import show_path
+    from ..zoo.registry import is_card_path
 
     recorded = meta.get(KEY_MODEL)
     if recorded and is_card_path(recorded) and not os.path.exists(recorded):

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from ..errors import InputImageError, InvimgError, ModelError, UsageError
 from ..io import as_image_tensor, quantize_8bit
+from ..tasks import first_default
 from .decoder import HOGDecoder
 from .evaluation import relative_error
 from .hog import HOG
@@ -44,7 +45,7 @@ from .specs import representation
 from .torch_features import TorchFeatures
 
 Method = Literal["optimise", "decoder"]
-DEFAULT_DECODER = "hog-decoder"
+DEFAULT_DECODER = first_default("inversion", "decoder")
 
 
 @dataclass

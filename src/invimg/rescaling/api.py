@@ -34,21 +34,20 @@ and for colour (:func:`default_color_model`).
 
 from __future__ import annotations
 
-import functools
 import os
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..errors import ModelError, UsageError, WrongModelError
+from ..errors import UsageError, WrongModelError
 from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit
+from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
-from ..zoo.registry import WEIGHTS_DIR, inference_setting
+from ..zoo.registry import Kinds, first_shipped, inference_setting, load_typed
 from .color import IRNColor
 from .compression import IRNJPEG
 from .irn import IRN
@@ -56,10 +55,11 @@ from .irn import IRN
 ZMode = Literal["zeros", "gaussian"]
 #: Models that rescale (IRN, or IRN with a compression recovery module).
 Rescaler = IRN | IRNJPEG
+RESCALERS = (IRN, IRNJPEG)
 ModelLike = nn.Module | str | os.PathLike[str] | None
 
 #: The rescaling model shipped first: a CPU-trained ×2 IRN (the full ``irn-x2`` comes later).
-DEFAULT_MODEL = "irn-x2-small"
+DEFAULT_MODEL = first_default("rescaling", "first")
 #: The scale when neither ``scale`` nor ``model`` is given: that of :data:`DEFAULT_MODEL`.
 DEFAULT_SCALE = 2
 
@@ -87,29 +87,22 @@ DEFAULT_MARGIN = 16
 # -- models ----------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
-def _load_cached(name: str, device: str, _version: int) -> nn.Module:
-    from ..zoo import load
-
-    return load(name, device=device)
-
-
 def resolve_model(
-    model: ModelLike, default: str, device: str | torch.device | None = None
-) -> nn.Module:
-    """A ready model (eval mode) from a module, a shipped name or a card path.
+    model: ModelLike,
+    default: str,
+    device: str | torch.device | None = None,
+    kind: Kinds[Any] = nn.Module,
+    what: str = "rescaling",
+) -> Any:
+    """A ready ``kind`` model (eval mode) from a module, a shipped name or a card path.
 
-    Loaded models are cached; a card path is keyed by its absolute path and
-    modification time, so a re-exported card (or the same relative name in
-    another folder) is never served stale.
+    ``default`` stands in for ``model=None``. Loading, caching and the type
+    check are the zoo's (:func:`invimg.zoo.registry.load_typed`); a module
+    given as such is put in eval mode, as a loaded one is.
     """
     if isinstance(model, nn.Module):
-        return model.eval()
-    name = os.fspath(model) if model is not None else default
-    path = Path(name)
-    if path.suffix in (".json", ".safetensors") and path.is_file():
-        return _load_cached(str(path.resolve()), str(device or "cpu"), path.stat().st_mtime_ns)
-    return _load_cached(name, str(device or "cpu"), 0)
+        model.eval()
+    return load_typed(default if model is None else model, kind, what, device)
 
 
 def default_rescaling_model(scale: int | None = None) -> str:
@@ -120,26 +113,12 @@ def default_rescaling_model(scale: int | None = None) -> str:
     without a code change.
     """
     s = scale or DEFAULT_SCALE
-    return first_shipped((f"irn-x{s}", f"irn-x{s}-small"), f"×{s} rescaling model")
-
-
-def first_shipped(candidates: tuple[str, ...], what: str) -> str:
-    """The first of ``candidates`` with a card in the weights folder, else one clear error."""
-    for name in candidates:
-        if (WEIGHTS_DIR / f"{name}.json").is_file():
-            return name
-    raise ModelError(
-        f"no {what} is shipped (looked for {' and '.join(candidates)}); "
-        "pass a model card path with --model / model="
-    )
+    return first_shipped(default_candidates("rescaling", "scale", scale=s), f"×{s} rescaling model")
 
 
 def _irn(model: ModelLike, scale: int | None, device: str | torch.device | None) -> Rescaler:
-    if model is None:
-        model = default_rescaling_model(scale)
-    net = resolve_model(model, DEFAULT_MODEL, device)
-    if not isinstance(net, IRN | IRNJPEG):
-        raise WrongModelError(f"expected an IRN rescaling model, got {type(net).__name__}")
+    default = default_rescaling_model(scale) if model is None else DEFAULT_MODEL
+    net: Rescaler = resolve_model(model, default, device, RESCALERS, "rescaling (IRN)")
     if scale is not None and net.scale != scale:
         raise WrongModelError(f"the model rescales ×{net.scale}, but scale={scale} was asked for")
     return net
@@ -280,7 +259,7 @@ def _crop_to(x: Tensor, size: tuple[int, int] | None) -> Tensor:
 
 
 #: Colour models by preference: the full model once trained, else the CPU preview.
-COLOR_MODELS = ("irn-color", "irn-color-small")
+COLOR_MODELS = default_candidates("rescaling", "colour")
 
 
 def default_color_model() -> str:
@@ -289,11 +268,8 @@ def default_color_model() -> str:
 
 
 def _color_model(model: ModelLike, device: str | torch.device | None) -> IRNColor:
-    if model is None:
-        model = default_color_model()
-    net = resolve_model(model, COLOR_MODELS[0], device)
-    if not isinstance(net, IRNColor):
-        raise WrongModelError(f"expected an IRN-Color model, got {type(net).__name__}")
+    default = default_color_model() if model is None else COLOR_MODELS[0]
+    net: IRNColor = resolve_model(model, default, device, IRNColor, "colour (IRN-Color)")
     return net
 
 

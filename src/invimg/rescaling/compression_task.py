@@ -132,11 +132,10 @@ def _load_trained(target: IRNJPEG, source: str) -> None:
 
     One clear error if the source does not fit this architecture.
     """
-    from ..zoo import load
-    from .published import load_published_irn
+    from ..zoo.registry import load_typed
 
     try:
-        trained: Any = load_published_irn(source) if source.endswith(".pth") else load(source)
+        trained: Any = load_typed(source, (IRN, IRNJPEG), "IRN")
     except ModelError as exc:
         raise ConfigError(f"model.init_from: {exc}") from None
     if isinstance(trained, IRNJPEG) and same_architecture(trained.config, target.config):

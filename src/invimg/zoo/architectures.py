@@ -38,13 +38,9 @@ def _import_all_tasks() -> None:
     """Import the task packages so their architectures register themselves."""
     import importlib
 
-    for module in (
-        "invimg.hiding",
-        "invimg.rescaling",
-        "invimg.datahiding",
-        "invimg.inversion",
-        "invimg.inpainting",
-    ):
+    from ..tasks import TASKS
+
+    for module in (spec.package for spec in TASKS):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a task package not yet present
