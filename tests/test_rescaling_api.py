@@ -153,3 +153,22 @@ def test_lazy_top_level_exports() -> None:
 
     assert invimg.downscale is api.downscale and invimg.upscale is api.upscale
     assert invimg.decolorize is api.decolorize and invimg.colorize is api.colorize
+
+
+def test_an_lr_image_saved_from_the_api_restores_its_size_and_model(tmp_path: Path) -> None:
+    """``save_lr`` records what ``invimg downscale`` records; ``upscale`` of the file uses it."""
+    from invimg.io import read_metadata
+    from invimg.rescaling.api import save_lr
+
+    image = np.random.default_rng(3).integers(0, 256, (21, 30, 3), dtype=np.uint8)
+    lr = downscale(image, model="irn-x2-small")
+    path = save_lr(tmp_path / "small.png", lr, image.shape[:2], "irn-x2-small")
+    assert read_metadata(path) == {
+        "invimg:task": "rescaling",
+        "invimg:model": "irn-x2-small",
+        "invimg:scale": "2",
+        "invimg:size": "30x21",
+    }
+    restored = upscale(path)
+    assert restored.shape == image.shape
+    assert np.array_equal(restored, upscale(lr, model="irn-x2-small", size=(21, 30)))

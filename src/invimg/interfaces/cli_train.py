@@ -172,8 +172,8 @@ def export_command(
 ) -> None:
     """Turn a training run's last checkpoint into fp16 safetensors + a model card,
     or (--onnx) a model's fixed inference graphs into ONNX files (opset 17)."""
+    from ..io.metadata import CARD_SUFFIXES
     from ..training.export import export_run
-    from ..zoo.registry import CARD_SUFFIXES
 
     if onnx:
         from .cli_backend import export_onnx_files

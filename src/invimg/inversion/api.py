@@ -35,6 +35,7 @@ from torch import Tensor
 
 from ..errors import InputImageError, InvimgError, ModelError, UsageError
 from ..io import as_image_tensor, quantize_8bit
+from ..io.metadata import KEY_TASK
 from ..tasks import first_default
 from .decoder import HOGDecoder
 from .evaluation import relative_error
@@ -46,6 +47,14 @@ from .torch_features import TorchFeatures
 
 Method = Literal["optimise", "decoder"]
 DEFAULT_DECODER = first_default("inversion", "decoder")
+
+#: The representation an inverted image was made from (beside :mod:`invimg.io.metadata`'s keys).
+KEY_FEATURES = "invimg:features"
+
+
+def inversion_metadata(features: str) -> dict[str, str]:
+    """What an inverted image records: the representation (spec) it was inverted from."""
+    return {KEY_TASK: "inversion", KEY_FEATURES: features}
 
 
 @dataclass

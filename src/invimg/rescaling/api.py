@@ -14,8 +14,9 @@ Any size works. IRN needs sides divisible by its scale ``s``, so
 :func:`downscale` pads the bottom and right edges by repeating the last
 row/column (at most ``s − 1`` pixels); the LR image is then
 ``⌈H/s⌉ × ⌈W/s⌉``. :func:`upscale` returns ``s ×`` the LR size unless
-``size=(H, W)`` asks to crop back to the original (the CLI records it in the
-PNG metadata).
+``size=(H, W)`` asks to crop back to the original (:func:`save_lr`, the CLI and
+the web page record it in the PNG metadata, and ``upscale`` of such a file
+uses it).
 
 Large images are processed in tiles (:func:`invimg.tiling.run_tiled`) laid
 out on the **LR grid** (HR pixels are ``s × s`` blocks of it), so ``tile``
@@ -35,7 +36,10 @@ and for colour (:func:`default_color_model`).
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -44,7 +48,8 @@ from torch import Tensor, nn
 
 from ..errors import UsageError, WrongModelError
 from ..inference import check_backend, run_graph
-from ..io import as_image_tensor, quantize_8bit
+from ..io import as_image_tensor, quantize_8bit, write_image
+from ..io.metadata import KEY_MODEL, KEY_TASK, model_ref, recorded_model, task_metadata
 from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
 from ..zoo.registry import Kinds, first_shipped, inference_setting, load_typed
@@ -236,12 +241,17 @@ def upscale(
     """Restore an IRN-downscaled image; ``uint8`` ``s·h × s·w × 3`` (or ``size`` = (H, W)).
 
     ``z`` defaults to the model's own choice (:func:`default_z`); ``backend``:
-    see :func:`downscale_tensor`.
+    see :func:`downscale_tensor`. A file written by :func:`save_lr` (or
+    ``invimg downscale``) brings its model and original size, used unless given.
     """
     check_backend(backend)
+    meta = task_metadata(lr, "rescaling") if isinstance(lr, str | os.PathLike) else {}
+    if model is None and meta:
+        model = recorded_rescaling_model(meta, lr, scale)
     net = _irn(model, scale, device)
     z = z or default_z(net)
     lr_t = as_image_tensor(lr, "lr")
+    size = size or recorded_size(meta, tuple(lr_t.shape[-2:]), net.scale)
     hr = upscale_tensor(net, lr_t, z=z, seed=seed, tile=tile, margin=margin, backend=backend)
     return _to_uint8(_crop_to(hr, size))
 
@@ -303,3 +313,96 @@ def colorize(
         net, as_image_tensor(grey, "grey", grey=True), z=z, seed=seed, tile=tile, margin=margin
     )
     return _to_uint8(rgb)
+
+
+# -- metadata ---------------------------------------------------------------------
+
+#: The scale and original size an LR file records (beside :mod:`invimg.io.metadata`'s keys).
+KEY_SCALE, KEY_SIZE = "invimg:scale", "invimg:size"
+
+
+def rescaling_model(spec: ModelLike, kind: Literal["rescaling", "color"] = "rescaling") -> Any:
+    """The model ``spec`` checked to do ``kind`` (a wrong model is one :class:`WrongModelError`)."""
+    if kind == "rescaling":
+        return resolve_model(spec, "", kind=RESCALERS, what="rescaling (IRN or IRNJPEG)")
+    return resolve_model(spec, "", kind=IRNColor, what="colour (IRNColor)")
+
+
+def lr_metadata(
+    model: str | os.PathLike[str], net: Rescaler, size: tuple[int, int]
+) -> dict[str, str]:
+    """What an LR file records: its model, scale and the original (H, W), for :func:`upscale`."""
+    h, w = size
+    return {
+        KEY_TASK: "rescaling",
+        KEY_MODEL: model_ref(model),
+        KEY_SCALE: str(net.scale),
+        KEY_SIZE: f"{w}x{h}",
+    }
+
+
+def grey_metadata(model: str | os.PathLike[str]) -> dict[str, str]:
+    """What a decolorized file records: the model whose colours it hides."""
+    return {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
+
+
+def save_lr(
+    path: str | os.PathLike[str],
+    lr: np.ndarray,
+    size: tuple[int, int],
+    model: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
+    """Write ``lr`` (from :func:`downscale` of an H×W image, ``size`` = (H, W)) with its metadata.
+
+    ``model`` is the one given to ``downscale`` (default: the shipped ×2 one).
+    Why: :func:`upscale` of the file then takes that model and gives back
+    exactly H×W, whoever wrote it (API, CLI or web).
+    """
+    spec = default_rescaling_model() if model is None else model
+    net = rescaling_model(spec)
+    quality = getattr(net, "jpeg_quality", None) or 95
+    meta = lr_metadata(spec, net, size)
+    return write_image(path, lr, force=force, inputs=inputs, metadata=meta, jpeg_quality=quality)
+
+
+def recorded_scale(meta: Mapping[str, str]) -> int | None:
+    """The scale an LR file records (None if absent or unreadable)."""
+    return _int_or_none(meta.get(KEY_SCALE))
+
+
+def recorded_rescaling_model(
+    meta: Mapping[str, str], image: str | os.PathLike[str], scale: int | None
+) -> str:
+    """The model to upscale a file with: the one it records (unless another scale is
+    asked for), else the shipped model for the scale asked or recorded."""
+    recorded = recorded_scale(meta)
+    spec = recorded_model(meta, image) if scale in (None, recorded) else None
+    return spec or default_rescaling_model(scale or recorded)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def recorded_size(
+    meta: Mapping[str, str], lr_hw: tuple[int, ...], scale: int
+) -> tuple[int, int] | None:
+    """The original (H, W) if recorded and consistent with this LR image and scale."""
+    w_text, _, h_text = meta.get(KEY_SIZE, "").partition("x")
+    h, w = _int_or_none(h_text), _int_or_none(w_text)
+    if h is None or w is None:
+        return None
+    if -(-h // scale) != lr_hw[0] or -(-w // scale) != lr_hw[1]:
+        warnings.warn(
+            f"recorded size {w}×{h} does not match this image at ×{scale}; ignoring it",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
+    return h, w

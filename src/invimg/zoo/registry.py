@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import ModelError, WrongModelError
+from ..io.metadata import is_card_path
 from .architectures import build_model, config_dict
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -259,16 +260,9 @@ def _atomic(path: Path, write: Any) -> None:
 M = TypeVar("M", bound=nn.Module)
 #: The model types a caller accepts: one class, or a tuple of them (IRN or IRN + CRM).
 Kinds = type[M] | tuple[type[M], ...]
-#: File suffixes that name a model card (or the weights beside one).
-CARD_SUFFIXES = (".json", ".safetensors")
 #: Loaders of formats other than a card, registered by the task packages with
 #: :func:`register_format`: (the type they build, the file suffixes, the loader).
 _FORMATS: list[tuple[type[nn.Module], tuple[str, ...], Callable[[Path], nn.Module]]] = []
-
-
-def is_card_path(spec: str | os.PathLike[str]) -> bool:
-    """Whether a model reference names a card file rather than a shipped model."""
-    return Path(spec).suffix in CARD_SUFFIXES
 
 
 def is_shipped(name: str) -> bool:
