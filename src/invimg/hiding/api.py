@@ -57,7 +57,6 @@ from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
 from ..zoo.registry import is_shipped, load_typed
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
-from .riis import RIIS
 
 #: The shipped model used when none is named, by number of secrets: CPU-trained
 #: previews, an 8-block HiNet and an 8-block-per-stage DeepMIH (the full ``hinet``
@@ -158,7 +157,7 @@ def reveal(
     generator = torch.Generator().manual_seed(seed)
 
     def reveal_piece(pieces: list[Tensor]) -> list[Tensor]:
-        if isinstance(net, RIIS):
+        if net.conditioned_on_channel:
             return net.reveal(pieces[0], z, generator, channel=condition).secrets
         return run_graph(net, "reveal", [pieces[0], *net.make_z(pieces[0], z, generator)], backend)
 
@@ -177,7 +176,7 @@ def reveal_channel(
 
     A model that is not conditioned on the channel refuses one (usage error).
     """
-    if not isinstance(net, RIIS):
+    if not net.conditioned_on_channel:
         if channel is not None:
             arch = getattr(net, "architecture", type(net).__name__)
             raise UsageError(f"model {arch!r} is not a robust model: it takes no channel")

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor, nn
 
 from ..io import quantize_st
+
+if TYPE_CHECKING:
+    from ..distortions import Distortion
 
 ZMode = Literal["zeros", "gaussian"]
 Z_MODES: tuple[str, ...] = ("zeros", "gaussian")
@@ -68,6 +71,11 @@ class HidingModel(nn.Module):
         """How many secret images one stego carries."""
         raise NotImplementedError
 
+    #: Whether ``reveal`` is told what the stego went through (``channel``): RIIS.
+    #: The API reads it instead of asking for a class, so a new conditioned
+    #: model needs no special case there.
+    conditioned_on_channel: bool = False
+
     @property
     def robust(self) -> bool:
         """True only for models trained to survive lossy compression of the stego."""
@@ -86,9 +94,19 @@ class HidingModel(nn.Module):
         raise NotImplementedError
 
     def reveal(
-        self, stego: Tensor, z: ZSpec = "zeros", generator: torch.Generator | None = None
+        self,
+        stego: Tensor,
+        z: ZSpec = "zeros",
+        generator: torch.Generator | None = None,
+        channel: Distortion | str | None = None,
     ) -> RevealResult:
-        """Recover the secrets from ``stego``; ``z`` replaces the lost information."""
+        """Recover the secrets from ``stego``; ``z`` replaces the lost information.
+
+        ``channel`` (what the stego went through) is for models
+        :attr:`conditioned_on_channel`; the others refuse one.
+        """
+        if channel is not None:
+            raise ValueError(f"{type(self).__name__} is not conditioned on a channel")
         return self.reveal_with(stego, self.make_z(stego, z, generator))
 
     def forward(

@@ -199,6 +199,8 @@ class RIIS(HidingModel):
             return channel
         return parse_distortion(channel or self.config.default_channel)
 
+    conditioned_on_channel = True
+
     def reveal(
         self,
         stego: Tensor,

@@ -58,6 +58,17 @@ class TrainingTask(Protocol):
         ...
 
 
+def shipped_model(task: TrainingTask, model: nn.Module) -> nn.Module:
+    """What ``invimg export`` ships of a trained ``model``: the task's choice, else all of it.
+
+    A task whose training model bundles more than a user needs (PD-GAN's
+    generator *and* discriminator) defines ``shipped_model(model)``; the
+    export hook is optional, so the protocol above stays what every task has.
+    """
+    hook = getattr(task, "shipped_model", None)
+    return hook(model) if callable(hook) else model
+
+
 TaskFactory = Callable[["TrainConfig"], TrainingTask]
 F = TypeVar("F", bound=Callable[..., TrainingTask])
 
