@@ -45,7 +45,7 @@ from invimg.inpainting.evaluation import (
     training_crops,
 )
 from invimg.training.export import export_run
-from invimg.zoo.registry import WEIGHTS_DIR, _load_cached
+from invimg.zoo.cards import WEIGHTS_DIR, _load_cached
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

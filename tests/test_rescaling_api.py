@@ -24,7 +24,7 @@ from invimg.rescaling.api import (
     upscale,
     upscale_tensor,
 )
-from invimg.zoo import registry as zoo_registry
+from invimg.zoo import cards as zoo_cards
 from test_rescaling_model import tiny_irn
 
 
@@ -94,7 +94,7 @@ def _ship(folder: Path, *names: str) -> None:
 def test_default_model_per_scale_prefers_the_full_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(zoo_registry, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(zoo_cards, "WEIGHTS_DIR", tmp_path)
     _ship(tmp_path, DEFAULT_MODEL, "irn-x4", "irn-x4-small")
     assert DEFAULT_MODEL == "irn-x2-small"
     assert default_rescaling_model() == default_rescaling_model(2) == DEFAULT_MODEL
@@ -108,7 +108,7 @@ def test_default_model_per_scale_prefers_the_full_model(
 def test_default_colour_model_prefers_the_full_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(zoo_registry, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(zoo_cards, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelError, match="irn-color and irn-color-small"):
         decolorize(np.zeros((4, 4, 3), np.float32))
     _ship(tmp_path, "irn-color-small")
@@ -135,7 +135,7 @@ def test_upscale_uses_the_latent_the_card_chose() -> None:
 def test_missing_default_model_is_a_model_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(zoo_registry, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(zoo_cards, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelError, match="×2 rescaling model"):
         downscale(np.zeros((4, 4, 3), np.float32))
 

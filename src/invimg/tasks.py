@@ -122,9 +122,9 @@ TASKS: tuple[TaskSpec, ...] = (
                 "Train the Steg-cINN colour generator for data hiding.",
             ),
         ),
-        commands="invimg.interfaces.cli_payload",
+        commands="invimg.interfaces.cli_datahiding",
         web_tab="invimg.interfaces.web.datahiding_tab",
-        defaults=_names(payload=("steg-cinn",)),
+        defaults=_names(embed=("steg-cinn",)),
     ),
     TaskSpec(
         name="inpainting",

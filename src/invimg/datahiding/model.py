@@ -153,10 +153,6 @@ class StegCINN(InvertibleModule):
 
     size_multiple = SIZE_MULTIPLE
 
-    def forward(self, x: Tensor, cond: Tensor | None = None, rev: bool = False) -> Tensor:
-        """``rev=True`` runs the inverse: one entry point, so DDP sees both passes."""
-        return self._transform(x, cond, reverse=rev, need_log_det=False)[0]
-
     def _transform(
         self, x: Tensor, cond: Tensor | None, *, reverse: bool, need_log_det: bool
     ) -> tuple[Tensor, LogDet]:

@@ -55,7 +55,7 @@ from ..io.images import show_path
 from ..io.metadata import KEY_MODEL, KEY_TASK, model_ref, recorded_model, task_metadata
 from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
-from ..zoo.registry import is_shipped, load_typed
+from ..zoo.cards import is_shipped, load_typed
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
 
 #: The shipped model used when none is named, by number of secrets: CPU-trained

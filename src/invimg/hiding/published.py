@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
-from ..zoo.registry import load_state_checked, read_torch_checkpoint, register_format
+from ..zoo.cards import load_state_checked, read_torch_checkpoint, register_format
 from .deepmih import DeepMIH
 from .hinet import HiNet
 

@@ -37,7 +37,7 @@ from ..io import as_image_tensor, quantize_8bit, to_numpy
 from ..io.metadata import KEY_MODEL, KEY_TASK, model_ref
 from ..tasks import first_default
 from ..tiling import PadMode, pad_to_multiple
-from ..zoo.registry import inference_setting, load_typed
+from ..zoo.cards import inference_setting, load_typed
 from .masks import known_from_hole, load_mask
 from .pdgan import PDGAN
 

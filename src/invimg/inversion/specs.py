@@ -107,7 +107,7 @@ def normalisation(
 
 def load_network(target: str) -> nn.Module:
     """The network named by ``NET`` in ``torch:NET:LAYER`` (zoo model, card, or import path)."""
-    from ..zoo.registry import is_card_path, is_shipped, load
+    from ..zoo.cards import is_card_path, is_shipped, load
 
     if is_card_path(target) or is_shipped(target):
         return load(target)

@@ -52,7 +52,7 @@ from ..io import as_image_tensor, quantize_8bit, write_image
 from ..io.metadata import KEY_MODEL, KEY_TASK, model_ref, recorded_model, task_metadata
 from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
-from ..zoo.registry import Kinds, first_shipped, inference_setting, load_typed
+from ..zoo.cards import Kinds, first_shipped, inference_setting, load_typed
 from .color import IRNColor
 from .compression import IRNJPEG
 from .irn import IRN
@@ -102,7 +102,7 @@ def resolve_model(
     """A ready ``kind`` model (eval mode) from a module, a shipped name or a card path.
 
     ``default`` stands in for ``model=None``. Loading, caching and the type
-    check are the zoo's (:func:`invimg.zoo.registry.load_typed`); a module
+    check are the zoo's (:func:`invimg.zoo.cards.load_typed`); a module
     given as such is put in eval mode, as a loaded one is.
     """
     if isinstance(model, nn.Module):

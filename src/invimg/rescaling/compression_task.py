@@ -32,10 +32,11 @@ import torch
 from torch import Tensor, nn
 
 from ..distortions import JPEG, jpeg_real
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError
 from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig
+from ..training.checkpoint import warm_start as start_from
 from ..training.config import build_section
 from ..training.distributed import unwrap
 from .compression import IRNJPEG
@@ -132,21 +133,19 @@ def _load_trained(target: IRNJPEG, source: str) -> None:
 
     One clear error if the source does not fit this architecture.
     """
-    from ..zoo.registry import load_typed
 
-    try:
-        trained: Any = load_typed(source, (IRN, IRNJPEG), "IRN")
-    except ModelError as exc:
-        raise ConfigError(f"model.init_from: {exc}") from None
-    if isinstance(trained, IRNJPEG) and same_architecture(trained.config, target.config):
-        target.load_state_dict(trained.state_dict())
-    elif isinstance(trained, IRN) and same_architecture(trained.config, target.irn.config):
-        target.irn.load_state_dict(trained.state_dict())
-    else:
-        raise ConfigError(
-            f"model.init_from {source!r} is not an IRN (or IRN + CRM) with this architecture "
-            f"({dataclasses.asdict(target.irn.config)})"
-        )
+    def copy(trained: IRN | IRNJPEG) -> None:
+        if isinstance(trained, IRNJPEG) and same_architecture(trained.config, target.config):
+            target.load_state_dict(trained.state_dict())
+        elif isinstance(trained, IRN) and same_architecture(trained.config, target.irn.config):
+            target.irn.load_state_dict(trained.state_dict())
+        else:
+            raise ValueError(
+                "it is not an IRN (or IRN + CRM) with this architecture "
+                f"({dataclasses.asdict(target.irn.config)})"
+            )
+
+    start_from(source, copy, (IRN, IRNJPEG), "IRN")
 
 
 def same_architecture(a: Any, b: Any) -> bool:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
-from ..zoo.registry import read_torch_checkpoint, register_format
+from ..zoo.cards import read_torch_checkpoint, register_format
 from .irn import IRN
 
 _SUBNET = {"F": "phi", "H": "rho", "G": "eta"}

@@ -30,10 +30,11 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError
 from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig, register_task
+from ..training.checkpoint import warm_start as start_from
 from ..training.config import build_section
 from ..training.distributed import unwrap
 from .color import IRNColor, luma
@@ -162,20 +163,15 @@ class RescalingTask:
 
 
 def warm_start(model: IRN | IRNColor, source: str) -> None:
-    """Copy a trained model of the same architecture and shape (shipped name or card)."""
-    from ..zoo import load
+    """Copy a trained model of the same architecture and shape (shipped name, card or
+    published IRN checkpoint; see :func:`invimg.training.checkpoint.warm_start`)."""
 
-    try:
-        trained = load(source)
-    except ModelError as exc:
-        raise ConfigError(f"model.init_from: {exc}") from None
-    if not (type(trained) is type(model) and isinstance(trained, IRN | IRNColor)) or not (
-        same_architecture(trained.config, model.config)
-    ):
-        raise ConfigError(
-            f"model.init_from {source!r} is not a {type(model).__name__} with this model section"
-        )
-    model.load_state_dict(trained.state_dict())
+    def copy(trained: IRN | IRNColor) -> None:
+        if type(trained) is not type(model) or not same_architecture(trained.config, model.config):
+            raise ValueError(f"it is not a {type(model).__name__} with this model section")
+        model.load_state_dict(trained.state_dict())
+
+    start_from(source, copy, (IRN, IRNColor), "rescaling (IRN or IRN-Color)")
 
 
 def _mean_psnr(a: Tensor, b: Tensor, crop: int) -> float:

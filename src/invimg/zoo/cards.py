@@ -7,6 +7,11 @@ count, how it was trained (data, steps, command) and the metrics it reached
 with their protocol. ``load`` also accepts a path to a card or a
 ``.safetensors`` file with its card beside it, so user-trained models load the
 same way.
+
+:func:`load_typed` is the one resolver every task API uses: a model object, a
+shipped name, a card or weights path, or a published checkpoint (through the
+loader its task registered with :func:`register_format`) → a verified model of
+the expected type, loaded once and cached.
 """
 
 from __future__ import annotations

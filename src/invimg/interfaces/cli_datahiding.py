@@ -36,7 +36,7 @@ PASSWORD_HELP = (
     f"Password for the payload (or set {PASSWORD_ENV}). Without one the payload is still "
     "compressed, framed and integrity-checked, but anyone with invimg can read it."
 )
-DEFAULT_MODEL = first_default("datahiding", "payload")
+DEFAULT_MODEL = first_default("datahiding", "embed")
 MODEL_HELP = f"Shipped model name or path to a model card (.json). Default: {DEFAULT_MODEL}."
 FORCE_HELP = "Overwrite the output file if it exists."
 
