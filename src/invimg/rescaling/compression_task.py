@@ -43,8 +43,17 @@ from .compression import IRNJPEG
 from .irn import IRN
 from .losses import bicubic_downscale, charbonnier, latent_nll, sum_squares
 
-#: ``loss`` keys: ``jpeg`` (the CRM); the joint mode adds the IRN's and ``train_forward``.
-LOSS_KEYS = ["fit", "jpeg", "latent", "rec", "train_forward"]
+
+@dataclasses.dataclass
+class JPEGLoss:
+    """The ``loss`` section: ``jpeg`` (the CRM); any IRN weight given trains jointly."""
+
+    jpeg: float = 1.0
+    fit: float | None = None
+    rec: float | None = None
+    latent: float | None = None
+    #: How the JPEG is differentiated in training: the real codec or its approximation.
+    train_forward: str = "real"
 
 
 class JPEGRecoveryTask:
@@ -55,15 +64,12 @@ class JPEGRecoveryTask:
         fields.pop("kind", None)
         self.init_from: str | None = fields.pop("init_from", None)
         self.model_config = build_section(IRNJPEG.Config, fields, "model.")
-        unknown = sorted(set(config.loss) - set(LOSS_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown loss keys for irn-jpeg: {unknown} (known: {LOSS_KEYS})")
-        self.weight = float(config.loss.get("jpeg", 1.0))
+        loss = build_section(JPEGLoss, dict(config.loss), "loss.", what="loss")
+        self.weight = loss.jpeg
         self.scale, self.quality = self.model_config.scale, self.model_config.quality
-        self.joint = {
-            k: float(config.loss[k]) for k in ("fit", "rec", "latent") if k in config.loss
-        }
-        forward = str(config.loss.get("train_forward", "real"))
+        joint = {"fit": loss.fit, "rec": loss.rec, "latent": loss.latent}
+        self.joint = {k: v for k, v in joint.items() if v is not None}
+        forward = loss.train_forward
         if forward not in ("real", "approx"):
             raise ConfigError(f"loss.train_forward must be 'real' or 'approx', got {forward!r}")
         self.channel = JPEG(self.quality, train_forward=forward)  # type: ignore[arg-type]

@@ -179,11 +179,7 @@ def _mean_psnr(a: Tensor, b: Tensor, crop: int) -> float:
 
 
 def _loss_config(section: dict[str, Any]) -> RescalingLoss:
-    known = {f.name for f in dataclasses.fields(RescalingLoss)}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"unknown loss keys: {unknown} (known: {sorted(known)})")
-    loss = RescalingLoss(**section)
+    loss = build_section(RescalingLoss, dict(section), "loss.", what="loss")
     try:
         criterion(loss.fit_criterion), criterion(loss.rec_criterion)
     except ValueError as exc:

@@ -225,21 +225,22 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
 T = typing.TypeVar("T")
 
 
-def build_section(cls: type[T], raw: Any, prefix: str) -> T:
-    """A free recipe section (``model``) as dataclass ``cls``, checked like the rest.
+def build_section(cls: type[T], raw: Any, prefix: str, what: str = "config") -> T:
+    """A free recipe section (``model``, ``loss``) as dataclass ``cls``, checked like the rest.
 
     Unknown keys, values of the wrong type (``--set model.num_blocks=two``) and
     values the dataclass itself refuses are one :class:`ConfigError` naming the
-    key; ``prefix`` is the section's dotted name plus a dot, e.g. ``"model."``.
+    key; ``prefix`` is the section's dotted name plus a dot, e.g. ``"model."``;
+    ``what`` names the section in the unknown-key message ("unknown loss key").
     """
     try:
-        built: T = _build(cls, raw, prefix)
+        built: T = _build(cls, raw, prefix, what)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None
     return built
 
 
-def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
+def _build(cls: type[Any], raw: Any, prefix: str, what: str = "config") -> Any:
     """Instantiate dataclass ``cls`` from ``raw``, naming the dotted key of any error."""
     where = prefix.rstrip(".") or "config"
     if not isinstance(raw, dict):
@@ -249,7 +250,7 @@ def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
     for key in raw:
         if key not in known:
             raise ConfigError(
-                f"unknown config key '{prefix}{key}' (known: {', '.join(sorted(known))})"
+                f"unknown {what} key '{prefix}{key}' (known: {', '.join(sorted(known))})"
             )
     kwargs = {key: _coerce(hints[key], value, f"{prefix}{key}") for key, value in raw.items()}
     return cls(**kwargs)
