@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..training import TrainConfig
-from ..training.config import build_section
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from .losses import (
@@ -122,12 +122,7 @@ class PDGANTask:
         self.loss = build_section(PDGANLoss, dict(config.loss), "loss.")
         self.seed = config.seed
         multiple = size_multiple(self.model_config)
-        for name, size in (
-            ("data.crop", config.data.crop),
-            ("data.val_crop", config.data.val_crop),
-        ):
-            if size is not None and size % multiple:
-                raise ConfigError(f"{name}={size} must be a multiple of {multiple}")
+        check_crops(config.data, multiple)
 
     def build_model(self) -> nn.Module:
         try:

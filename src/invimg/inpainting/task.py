@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..metrics import ssim_per_image
 from ..training import TrainConfig, register_task
-from ..training.config import build_section
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .features import FeatureNet, corrupted
 from .losses import dilate, masked_l1, perceptual, total_variation
@@ -105,12 +105,7 @@ class PriorTask:
         self.model_config = build_section(PartialConvUNet.Config, fields, "model.")
         self.loss = build_section(PriorLoss, dict(config.loss), "loss.")
         multiple = 2**self.model_config.levels
-        for name, size in (
-            ("data.crop", config.data.crop),
-            ("data.val_crop", config.data.val_crop),
-        ):
-            if size is not None and size % multiple:
-                raise ConfigError(f"{name}={size} must be a multiple of {multiple} (2**levels)")
+        check_crops(config.data, multiple, f"{multiple} (2**levels)")
         ref = config.model.get("features")
         if self.loss.perceptual and not ref:
             raise ConfigError("model.features: name the feature network (or set loss.perceptual=0)")

@@ -37,7 +37,7 @@ from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig
 from ..training.checkpoint import warm_start as start_from
-from ..training.config import build_section
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .compression import IRNJPEG
 from .irn import IRN
@@ -73,8 +73,7 @@ class JPEGRecoveryTask:
         if forward not in ("real", "approx"):
             raise ConfigError(f"loss.train_forward must be 'real' or 'approx', got {forward!r}")
         self.channel = JPEG(self.quality, train_forward=forward)  # type: ignore[arg-type]
-        if config.data.crop % self.scale:
-            raise ConfigError(f"data.crop must be a multiple of the scale {self.scale}")
+        check_crops(config.data, self.scale, f"the scale {self.scale}")
 
     def build_model(self) -> nn.Module:
         model = IRNJPEG(self.model_config)

@@ -35,7 +35,7 @@ from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig, register_task
 from ..training.checkpoint import warm_start as start_from
-from ..training.config import build_section
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .color import IRNColor, luma
 from .compression_task import JPEGRecoveryTask, same_architecture
@@ -100,12 +100,7 @@ class RescalingTask:
         self.z_scale = default_z if self.loss.z_scale is None else self.loss.z_scale
         self.fit_loss = criterion(self.loss.fit_criterion)
         self.rec_loss = criterion(self.loss.rec_criterion)
-        for name, size in (
-            ("data.crop", config.data.crop),
-            ("data.val_crop", config.data.val_crop),
-        ):
-            if size is not None and size % self.scale:
-                raise ConfigError(f"{name}={size} must be a multiple of the scale {self.scale}")
+        check_crops(config.data, self.scale, f"the scale {self.scale}")
         if config.data.size_multiple % self.scale:
             raise ConfigError(f"data.size_multiple must be a multiple of the scale {self.scale}")
 

@@ -222,6 +222,19 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
+def check_crops(data: DataConfig, multiple: int, why: str | None = None) -> None:
+    """Refuse training crops whose sides the network cannot take: not a multiple of ``multiple``.
+
+    Every task's network has one (its down-sampling: IRN's scale, a U-Net's
+    ``2**levels``); a crop that breaks it would fail inside the first step, so
+    each task checks it here when it builds its network, with one message.
+    ``why`` says where the multiple comes from (``"the scale 2"``).
+    """
+    for name, size in (("data.crop", data.crop), ("data.val_crop", data.val_crop)):
+        if size is not None and size % multiple:
+            raise ConfigError(f"{name}={size} must be a multiple of {why or multiple}")
+
+
 T = typing.TypeVar("T")
 
 
