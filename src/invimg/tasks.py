@@ -35,10 +35,11 @@ class TrainingSpec:
 class TaskSpec:
     """One capability: its package, API, training tasks, interfaces and default models.
 
-    ``defaults`` maps a case (``"1"`` secret, ``"x{scale}"``, ``"colour"`` …)
-    to model names by preference: the first one shipped is the default (small
-    CPU-trained models ship first; a full one shipped later takes over without
-    a code change). ``{scale}`` in a name is filled from the case's fields.
+    ``defaults`` maps a case (``"1"`` secret, ``"scale"``, ``"colour"`` …) to
+    model names by preference: where several are named, the first one shipped
+    is the default (small CPU-trained models ship first; a full one shipped
+    later takes over without a code change). ``{scale}`` in a name is filled
+    in by :func:`default_candidates`.
     """
 
     name: str
