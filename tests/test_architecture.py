@@ -7,12 +7,16 @@
   only, so whatever a tab needs (metadata keys, model checks) lives there.
 * The task table is the only list of tasks: every package, command module and
   tab it names exists, and every task package on disk is in it.
+* Registering a training task (importing the module the table names for it)
+  does not import the trainer.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +80,18 @@ def test_the_task_table_names_what_exists() -> None:
     assert [m for m in named if importlib.util.find_spec(m) is None] == []
     packages = {p.parent.name for p in SRC.glob("*/api.py")}
     assert packages == {spec.package.removeprefix("invimg.") for spec in TASKS}
+
+
+def test_registering_a_training_task_does_not_import_the_trainer() -> None:
+    """The task table names each task's module; importing it registers the task, not more."""
+    modules = sorted({t.module for t in training_tasks()})
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from invimg.training.registry import TASKS\n"
+        "print(sorted(TASKS), 'invimg.training.trainer' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    registered = sorted(t.task for t in training_tasks())
+    assert out.stdout.strip() == f"{registered} False"
