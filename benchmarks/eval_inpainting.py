@@ -44,9 +44,8 @@ from invimg.inpainting.evaluation import (
     reaches_classical,
     training_crops,
 )
-from invimg.inpainting.pdgan_task import export_pdgan_run
 from invimg.training.export import export_run
-from invimg.zoo.registry import WEIGHTS_DIR, _load_cached
+from invimg.zoo.cards import WEIGHTS_DIR, _load_cached
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -73,7 +72,7 @@ def ship(features_run: Path | None, prior_run: Path | None, pdgan_run: Path) -> 
             {"training": {**training, "command": f"invimg train inpainting --config {recipe}"}},
         )
     command = f"python -m invimg.training src/invimg/training/recipes/{pdgan_run.name}.yaml"
-    export_pdgan_run(
+    export_run(
         pdgan_run, "pdgan-small", WEIGHTS_DIR, {"training": {**training, "command": command}}
     )
 
@@ -84,7 +83,7 @@ def compare(label_run: str, args: argparse.Namespace) -> tuple[str, dict[str, An
     run_dir = Path(run)
     out = run_dir / "export"
     out.mkdir(exist_ok=True)
-    card = export_pdgan_run(run_dir, "pdgan", out, {})
+    card = export_run(run_dir, "pdgan", out, {})
     report = evaluate_inpainting(
         card.path,
         args.folder,

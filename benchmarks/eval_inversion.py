@@ -50,7 +50,7 @@ from invimg.inversion.torch_features import TorchFeatures
 from invimg.io import as_image_tensor
 from invimg.training.export import export_run
 from invimg.zoo import load
-from invimg.zoo.registry import WEIGHTS_DIR
+from invimg.zoo.cards import WEIGHTS_DIR
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from invimg.training.export import export_run
-from invimg.zoo.registry import WEIGHTS_DIR
+from invimg.zoo.cards import WEIGHTS_DIR
 
 HERE = Path(__file__).resolve().parent
 DATA_NOTE = (

@@ -75,7 +75,7 @@ def _arm(phase: str) -> None:
         group = cli._OneLineErrors
         group.make_context = _once(group.make_context)
     elif phase == "model-load":
-        from invimg.zoo import registry
+        from invimg.zoo import cards as registry
 
         registry.load_file = _once(registry.load_file)
     elif phase == "compute":  # the first network pass, whichever backend runs it

@@ -27,7 +27,7 @@ from invimg.interfaces import cli, entry
 from invimg.io import read_png_metadata
 from invimg.rescaling.irn import IRN
 from invimg.zoo import save_pretrained
-from invimg.zoo.registry import sha256_of
+from invimg.zoo.cards import sha256_of
 
 # -- fixtures ----------------------------------------------------------------------
 

@@ -170,3 +170,25 @@ def test_evaluate_hiding_reports_model_and_lsb(hinet: HiNet, tmp_path: Path) -> 
     assert 25 < lsb["stego"]["psnr_rgb"] < 45 and lsb["secret1"]["rmse"] < 10
     table = markdown_table(result)
     assert table.count("\n") == 1 + 3 + 2 and "| hinet | stego |" in table
+
+
+def test_a_stego_saved_from_the_api_records_its_model_as_the_cli_does(tmp_path: Path) -> None:
+    """``save_stego`` writes the CLI's metadata, and ``reveal`` of the file takes that model."""
+    from invimg.hiding.api import save_stego
+    from invimg.io import read_metadata
+
+    rng = np.random.default_rng(7)
+    cover, one, two = (rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(3))
+    stego = invimg.hide(cover, [one, two], model="deepmih2-small")
+    path = save_stego(tmp_path / "stego.png", stego, "deepmih2-small")
+    assert read_metadata(path) == {
+        "invimg:task": "hiding",
+        "invimg:model": "deepmih2-small",
+        "invimg:secrets": "2",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the recorded model: no fallback warning
+        from_file = invimg.reveal(path)
+    expected = invimg.reveal(stego, model="deepmih2-small")
+    assert len(from_file) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(from_file, expected))

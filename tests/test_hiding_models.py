@@ -16,13 +16,13 @@ from torch import nn
 
 from invimg.errors import ModelError
 from invimg.hiding import DeepMIH, HidingModel, HiNet
-from invimg.hiding.base import quantize_ste
 from invimg.hiding.published import (
     convert_couplings,
     hinet_from_state,
     load_deepmih_checkpoints,
     load_hinet_checkpoint,
 )
+from invimg.io import quantize_st as quantize_ste
 from invimg.zoo import ARCHITECTURES
 
 M = TypeVar("M", bound=nn.Module)

@@ -17,7 +17,9 @@ from invimg.inpainting.pdgan import PDGAN
 from invimg.inpainting.pdgan_task import PDGANLoss, PDGANTrainer
 from invimg.inpainting.prior import PartialConvUNet
 from invimg.training import load_config, run_training
+from invimg.training.export import export_run
 from invimg.training.registry import get_task_factory
+from invimg.zoo import load
 
 TINY_PRIOR = {"width": 4, "max_width": 8, "levels": 3}
 
@@ -87,6 +89,10 @@ def test_features_prior_and_pdgan_train_in_a_chain(photos: Path, tmp_path: Path)
     state = torch.load(out / "last.pt", weights_only=True)["model"]
     assert any(k.startswith("discriminator.") for k in state)
     assert not any(k.startswith("features") for k in state)
+    card = export_run(out, "pdgan", tmp_path, {})  # the task's export hook: G only
+    shipped = load(card.path)
+    assert isinstance(shipped, PDGAN) and card.data["task"] == "inpainting"
+    assert shipped.state_dict().keys() == PDGAN(shipped.config).state_dict().keys()
 
 
 def test_each_network_gets_exactly_its_own_loss_gradient() -> None:

@@ -12,7 +12,6 @@ import torch
 
 from invimg.errors import InputImageError, ModelError
 from invimg.rescaling import IRN, IRNColor
-from invimg.rescaling import api as rescaling_api
 from invimg.rescaling.api import (
     DEFAULT_MODEL,
     colorize,
@@ -25,6 +24,7 @@ from invimg.rescaling.api import (
     upscale,
     upscale_tensor,
 )
+from invimg.zoo import cards as zoo_cards
 from test_rescaling_model import tiny_irn
 
 
@@ -94,7 +94,7 @@ def _ship(folder: Path, *names: str) -> None:
 def test_default_model_per_scale_prefers_the_full_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rescaling_api, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(zoo_cards, "WEIGHTS_DIR", tmp_path)
     _ship(tmp_path, DEFAULT_MODEL, "irn-x4", "irn-x4-small")
     assert DEFAULT_MODEL == "irn-x2-small"
     assert default_rescaling_model() == default_rescaling_model(2) == DEFAULT_MODEL
@@ -108,7 +108,7 @@ def test_default_model_per_scale_prefers_the_full_model(
 def test_default_colour_model_prefers_the_full_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rescaling_api, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(zoo_cards, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelError, match="irn-color and irn-color-small"):
         decolorize(np.zeros((4, 4, 3), np.float32))
     _ship(tmp_path, "irn-color-small")
@@ -135,7 +135,7 @@ def test_upscale_uses_the_latent_the_card_chose() -> None:
 def test_missing_default_model_is_a_model_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rescaling_api, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(zoo_cards, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelError, match="×2 rescaling model"):
         downscale(np.zeros((4, 4, 3), np.float32))
 
@@ -153,3 +153,22 @@ def test_lazy_top_level_exports() -> None:
 
     assert invimg.downscale is api.downscale and invimg.upscale is api.upscale
     assert invimg.decolorize is api.decolorize and invimg.colorize is api.colorize
+
+
+def test_an_lr_image_saved_from_the_api_restores_its_size_and_model(tmp_path: Path) -> None:
+    """``save_lr`` records what ``invimg downscale`` records; ``upscale`` of the file uses it."""
+    from invimg.io import read_metadata
+    from invimg.rescaling.api import save_lr
+
+    image = np.random.default_rng(3).integers(0, 256, (21, 30, 3), dtype=np.uint8)
+    lr = downscale(image, model="irn-x2-small")
+    path = save_lr(tmp_path / "small.png", lr, image.shape[:2], "irn-x2-small")
+    assert read_metadata(path) == {
+        "invimg:task": "rescaling",
+        "invimg:model": "irn-x2-small",
+        "invimg:scale": "2",
+        "invimg:size": "30x21",
+    }
+    restored = upscale(path)
+    assert restored.shape == image.shape
+    assert np.array_equal(restored, upscale(lr, model="irn-x2-small", size=(21, 30)))

@@ -86,7 +86,7 @@ def test_truncated_file_with_matching_hash_is_refused(tmp_path: Path) -> None:
     weights = tmp_path / "tiny.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     card = json.loads(card_path.read_text())
-    from invimg.zoo.registry import sha256_of
+    from invimg.zoo.cards import sha256_of
 
     card["sha256"] = sha256_of(weights)  # a consistent hash cannot rescue a broken file
     card_path.write_text(json.dumps(card))
@@ -104,7 +104,7 @@ def test_unknown_names_and_missing_files_give_clear_errors(tmp_path: Path) -> No
 
 
 def test_every_shipped_model_loads_and_matches_its_hash() -> None:
-    from invimg.zoo.registry import scan_shipped
+    from invimg.zoo.cards import scan_shipped
 
     assert scan_shipped()[1] == []
     for card in shipped_models():
@@ -128,7 +128,7 @@ def test_models_command_lists_the_good_cards_and_warns_of_a_broken_one(
     import shutil
 
     from invimg.interfaces.cli import _register_commands, app
-    from invimg.zoo import registry
+    from invimg.zoo import cards as registry
 
     good = shipped_models()[0]
     shutil.copy(good.path, tmp_path / good.path.name)
@@ -148,7 +148,7 @@ def test_load_typed_caches_refuses_other_tasks_and_sees_a_re_export(tmp_path: Pa
 
     from invimg.errors import WrongModelError
     from invimg.hiding.base import HidingModel
-    from invimg.zoo.registry import load_typed
+    from invimg.zoo.cards import load_typed
 
     card_path = _saved(tmp_path)
     first = load_typed(card_path, TinyInn, "tiny")

@@ -12,24 +12,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .tasks import TASKS
+
 __version__ = "0.1.0"
 
-_LAZY = {
-    "load": "invimg.zoo",
-    "hide": "invimg.hiding.api",
-    "reveal": "invimg.hiding.api",
-    "downscale": "invimg.rescaling.api",
-    "upscale": "invimg.rescaling.api",
-    "decolorize": "invimg.rescaling.api",
-    "colorize": "invimg.rescaling.api",
-    "invert": "invimg.inversion.api",
-    "features_of": "invimg.inversion.api",
-    "embed": "invimg.datahiding.api",
-    "extract": "invimg.datahiding.api",
-    "capacity": "invimg.datahiding.api",
-    "inpaint": "invimg.inpainting.api",
-    "contact_sheet": "invimg.inpainting.api",
-}
+#: ``invimg.NAME`` → the module it lives in: ``load`` from the zoo, the task
+#: functions from the task table (:mod:`invimg.tasks`).
+_LAZY = {"load": "invimg.zoo", **{n: m for spec in TASKS for n, m in spec.api.items()}}
 
 
 def __getattr__(name: str) -> Any:

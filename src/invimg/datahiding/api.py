@@ -37,7 +37,8 @@ import torch
 from ..errors import PayloadError, UsageError
 from ..inference import check_backend
 from ..io import as_image_tensor
-from ..zoo.registry import load_typed
+from ..tasks import first_default
+from ..zoo.cards import load_typed
 from . import ecc, frame
 from .embedding import (
     DEFAULT_REFINE,
@@ -52,7 +53,7 @@ from .model import SIZE_MULTIPLE, StegCINN
 from .payload import OVERHEAD, Payload, pack, unpack
 
 #: The shipped model: a small cINN trained on a CPU (see its card and BENCHMARKS.md).
-DEFAULT_MODEL = "steg-cinn"
+DEFAULT_MODEL = first_default("datahiding", "embed")
 EMBED_ATTEMPTS = 2
 #: Closed-loop corrections of the latent within one attempt.
 CORRECTION_PASSES = 3

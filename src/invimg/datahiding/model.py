@@ -153,10 +153,6 @@ class StegCINN(InvertibleModule):
 
     size_multiple = SIZE_MULTIPLE
 
-    def forward(self, x: Tensor, cond: Tensor | None = None, rev: bool = False) -> Tensor:
-        """``rev=True`` runs the inverse: one entry point, so DDP sees both passes."""
-        return self._transform(x, cond, reverse=rev, need_log_det=False)[0]
-
     def _transform(
         self, x: Tensor, cond: Tensor | None, *, reverse: bool, need_log_det: bool
     ) -> tuple[Tensor, LogDet]:
@@ -201,9 +197,3 @@ class StegCINN(InvertibleModule):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         c, h, w = input_shape
         return (16 * c, h // 4, w // 4)
-
-    @staticmethod
-    def latent_size(height: int, width: int) -> int:
-        """Number of latent values (= raw bits) of an ``height × width`` colour image."""
-        m = SIZE_MULTIPLE
-        return 2 * (height // m * m) * (width // m * m)

@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..rescaling.irn import quantize_st
+from ..io import quantize_st
 from ..training import TrainConfig, register_task
-from ..training.config import build_section
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .color import AB_LIMIT, gamut_excess, lab_to_rgb, limit_ab, rgb_to_lab
 from .model import SIZE_MULTIPLE, StegCINN
@@ -139,8 +139,7 @@ class DataHidingTask:
         model.pop("architecture", None)
         self.model_config: StegCINN.Config = build_section(StegCINN.Config, model, "model.")
         self.loss = build_section(StegLossConfig, dict(config.loss), "loss.")
-        if config.data.crop % SIZE_MULTIPLE:
-            raise ConfigError(f"data.crop must be a multiple of {SIZE_MULTIPLE}")
+        check_crops(config.data, SIZE_MULTIPLE)
 
     def build_model(self) -> nn.Module:
         try:

@@ -12,6 +12,7 @@ in :mod:`invimg.hiding.published`, and the 4-bit LSB baseline in
 import importlib
 from typing import Any
 
+from . import published  # noqa: F401  registers the published checkpoint format with the zoo
 from .base import HideResult, HidingModel, RevealResult, ZMode
 from .deepmih import DeepMIH, ImportanceMap
 from .hinet import HiNet

@@ -28,12 +28,17 @@ exactly what a PNG will store, so what ``reveal`` sees after saving is what
   :func:`invimg.distortions.parse_distortion`). Without ``channel``, a JPEG
   *file* reveals with the quality read from its quantisation tables, and
   anything else as an 8-bit PNG. Other models take no ``channel``.
+* Metadata: :func:`save_stego` writes the stego with the model that hid it
+  (as ``invimg hide`` and the web page do), and ``reveal`` of such a file
+  without ``model`` takes that model (a file without it: the default model;
+  ``invimg reveal`` then warns).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +50,18 @@ from torch import Tensor
 from ..distortions import Distortion, estimate_jpeg_quality, parse_distortion
 from ..errors import InputImageError, ModelError, UsageError
 from ..inference import check_backend, run_graph
-from ..io import as_image_tensor, quantize_8bit, to_numpy
+from ..io import as_image_tensor, quantize_8bit, read_metadata, to_numpy, write_image
+from ..io.images import show_path
+from ..io.metadata import KEY_MODEL, KEY_TASK, model_ref, recorded_model, task_metadata
+from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
-from ..zoo.registry import load_typed
+from ..zoo.cards import is_shipped, load_typed
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
-from .riis import RIIS
 
 #: The shipped model used when none is named, by number of secrets: CPU-trained
 #: previews, an 8-block HiNet and an 8-block-per-stage DeepMIH (the full ``hinet``
 #: and ``deepmih-2`` come later). The CLI, the web page and the demo use them too.
-DEFAULT_MODELS = {1: "hinet-small", 2: "deepmih2-small", 3: "deepmih3-small"}
+DEFAULT_MODELS = {n: first_default("hiding", str(n)) for n in (1, 2, 3)}
 DEFAULT_MODEL = DEFAULT_MODELS[1]
 #: Context (pixels) computed around each tile and thrown away. With it, a 384²
 #: image in 128² tiles gave the very same 8-bit stego and revealed secret as one
@@ -63,8 +70,11 @@ DEFAULT_MODEL = DEFAULT_MODELS[1]
 #: 0.78 GB at 2048² in 1024² tiles).
 TILE_MARGIN = 32
 
+#: How many secrets a stego file holds (beside :mod:`invimg.io.metadata`'s keys).
+KEY_SECRETS = "invimg:secrets"
+
 #: Robust models by preference: ``--robust`` takes the first one shipped.
-ROBUST_MODELS = ("riis", "riis-small")
+ROBUST_MODELS = default_candidates("hiding", "robust")
 
 ModelLike = str | os.PathLike[str] | HidingModel
 
@@ -126,13 +136,16 @@ def reveal(
 
     ``n`` (optional) is the number of secrets you expect; a model that
     carries another number is an error rather than a silent surprise.
-    ``model`` defaults to the shipped model for ``n`` secrets (one if unsaid).
+    ``model`` defaults to the one recorded in a stego *file* (see
+    :func:`save_stego`), else the shipped model for ``n`` secrets (one if unsaid).
     ``z="gaussian"`` draws the stand-in from N(0, 1) seeded by ``seed``.
     ``channel`` (robust models only): what the stego went through, e.g.
     ``"jpeg:75"``; see the module docstring for the default. ``backend``: as
     for :func:`hide` (a robust model's reveal always runs eagerly).
     """
-    net = resolve_model(default_model(n or 1) if model is None else model)
+    if model is None:
+        model = _recorded(stego) or default_model(n or 1)
+    net = resolve_model(model)
     if n is not None:
         check_secret_count(n, net)
     check_backend(backend)
@@ -144,7 +157,7 @@ def reveal(
     generator = torch.Generator().manual_seed(seed)
 
     def reveal_piece(pieces: list[Tensor]) -> list[Tensor]:
-        if isinstance(net, RIIS):
+        if net.conditioned_on_channel:
             return net.reveal(pieces[0], z, generator, channel=condition).secrets
         return run_graph(net, "reveal", [pieces[0], *net.make_z(pieces[0], z, generator)], backend)
 
@@ -163,7 +176,7 @@ def reveal_channel(
 
     A model that is not conditioned on the channel refuses one (usage error).
     """
-    if not isinstance(net, RIIS):
+    if not net.conditioned_on_channel:
         if channel is not None:
             arch = getattr(net, "architecture", type(net).__name__)
             raise UsageError(f"model {arch!r} is not a robust model: it takes no channel")
@@ -209,11 +222,8 @@ def default_model(secrets: int) -> str:
 
 def default_robust_model() -> str:
     """The first shipped model of :data:`ROBUST_MODELS`, for ``invimg hide --robust``."""
-    from ..zoo import shipped_models
-
-    shipped = {card.name for card in shipped_models()}
     for name in ROBUST_MODELS:
-        if name in shipped:
+        if is_shipped(name):
             return name
     raise ModelError(
         "no robust hiding model is shipped yet; train one "
@@ -222,22 +232,70 @@ def default_robust_model() -> str:
     )
 
 
-#: File suffixes of checkpoints written by the published HiNet code (``model.pt``).
-PUBLISHED_SUFFIXES = (".pt", ".pth")
-
-
 def resolve_model(model: ModelLike) -> HidingModel:
     """A hiding model from a shipped name, a card path, a model object, or a
-    published HiNet checkpoint (``{"net": …}`` with ``module.model.invN…`` keys),
-    so weights trained with the published code work with ``--model`` as they are.
+    published HiNet checkpoint (``.pt``/``.pth``, read by the loader
+    :mod:`invimg.hiding.published` registers with the zoo), so weights trained
+    with the published code work with ``--model`` as they are.
     """
-    if isinstance(model, str | os.PathLike):
-        path = Path(model)
-        if path.suffix in PUBLISHED_SUFFIXES and path.is_file():
-            from .published import load_hinet_checkpoint
-
-            return load_hinet_checkpoint(path)
     return load_typed(model, HidingModel, "hiding")
+
+
+def stego_metadata(model: str | os.PathLike[str], net: HidingModel) -> dict[str, str]:
+    """What a stego file records: the model that hid it, and how many secrets it holds."""
+    return {KEY_TASK: "hiding", KEY_MODEL: model_ref(model), KEY_SECRETS: str(net.num_secrets)}
+
+
+def save_stego(
+    path: str | os.PathLike[str],
+    stego: np.ndarray,
+    model: str | os.PathLike[str] | None = None,
+    *,
+    secrets: int = 1,
+    force: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    jpeg_quality: int = 90,
+) -> Path:
+    """Write ``stego`` (from :func:`hide`) with the metadata :func:`reveal` reads back.
+
+    ``model`` is the one given to ``hide`` (default: the shipped model for
+    ``secrets``). Why: a stego revealed with another model gives noise, so
+    the file says which model made it, whoever wrote it (API, CLI or web).
+    """
+    spec = default_model(secrets) if model is None else model
+    meta = stego_metadata(spec, resolve_model(spec))
+    return write_image(
+        path, stego, force=force, inputs=inputs, metadata=meta, jpeg_quality=jpeg_quality
+    )
+
+
+def recorded_hiding_model(stego: Any, secrets: int | None = None) -> str:
+    """The model recorded by ``hide`` in the stego file's metadata, else the default (warned)."""
+    meta = read_metadata(stego)
+    task = meta.get(KEY_TASK)
+    if task is not None and task != "hiding":
+        raise InputImageError(
+            f"{show_path(stego)} was written by `invimg` for {task!r}, not hiding"
+        )
+    recorded = recorded_model(meta, stego)
+    if recorded is None:
+        fallback = default_model(secrets or 1)
+        warnings.warn(
+            f"{show_path(stego)} carries no `invimg hide` metadata (re-saved by another "
+            f"program?); revealing with {fallback}: if that is not the model that hid "
+            "it, the result is noise (pass --model)",
+            UserWarning,
+            stacklevel=2,
+        )
+        return fallback
+    return recorded
+
+
+def _recorded(stego: Any) -> str | None:
+    """The model a stego *file* records (None for pixels, or a file without metadata)."""
+    if not isinstance(stego, str | os.PathLike):
+        return None
+    return recorded_model(task_metadata(stego, "hiding"), stego)
 
 
 def check_secret_count(count: int, net: HidingModel) -> None:

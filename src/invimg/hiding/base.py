@@ -20,10 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor, nn
+
+from ..io import quantize_st
+
+if TYPE_CHECKING:
+    from ..distortions import Distortion
 
 ZMode = Literal["zeros", "gaussian"]
 Z_MODES: tuple[str, ...] = ("zeros", "gaussian")
@@ -66,6 +71,11 @@ class HidingModel(nn.Module):
         """How many secret images one stego carries."""
         raise NotImplementedError
 
+    #: Whether ``reveal`` is told what the stego went through (``channel``): RIIS.
+    #: The API reads it instead of asking for a class, so a new conditioned
+    #: model needs no special case there.
+    conditioned_on_channel: bool = False
+
     @property
     def robust(self) -> bool:
         """True only for models trained to survive lossy compression of the stego."""
@@ -84,9 +94,19 @@ class HidingModel(nn.Module):
         raise NotImplementedError
 
     def reveal(
-        self, stego: Tensor, z: ZSpec = "zeros", generator: torch.Generator | None = None
+        self,
+        stego: Tensor,
+        z: ZSpec = "zeros",
+        generator: torch.Generator | None = None,
+        channel: Distortion | str | None = None,
     ) -> RevealResult:
-        """Recover the secrets from ``stego``; ``z`` replaces the lost information."""
+        """Recover the secrets from ``stego``; ``z`` replaces the lost information.
+
+        ``channel`` (what the stego went through) is for models
+        :attr:`conditioned_on_channel`; the others refuse one.
+        """
+        if channel is not None:
+            raise ValueError(f"{type(self).__name__} is not conditioned on a channel")
         return self.reveal_with(stego, self.make_z(stego, z, generator))
 
     def forward(
@@ -103,10 +123,10 @@ class HidingModel(nn.Module):
         (whose gradient synchronisation hooks into ``forward``) trains
         correctly. With ``quantize`` the revealing side sees the 8-bit stego
         while gradients pass straight through the rounding
-        (:func:`quantize_ste`): the network learns to survive it.
+        (:func:`invimg.io.quantize_st`): the network learns to survive it.
         """
         hidden = self.hide(cover, secrets)
-        stego = quantize_ste(hidden.stego) if quantize else hidden.stego
+        stego = quantize_st(hidden.stego) if quantize else hidden.stego
         return hidden, self.reveal(stego, z, generator)
 
     def make_z(
@@ -121,16 +141,6 @@ class HidingModel(nn.Module):
             got = [tuple(t.shape) for t in tensors]
             raise ValueError(f"z must have shapes {shapes}, got {got}")
         return tensors
-
-
-def quantize_ste(x: Tensor) -> Tensor:
-    """Clamp to [0, 1] and round to 8-bit levels; the gradient is the identity.
-
-    The forward value is exactly what saving as PNG and reading back gives,
-    so training sees the rounding error a user's stego will carry.
-    """
-    rounded = torch.round(x.clamp(0, 1) * 255) / 255
-    return x + (rounded - x).detach()
 
 
 def sample_z(

@@ -22,13 +22,13 @@ What we chose:
 * DeepMIH adds 0.01 × a VGG perceptual loss; we leave it out (it needs
   ImageNet weights that cannot ship offline).
 * The revealed secrets come from the 8-bit stego (see
-  :func:`invimg.hiding.base.quantize_ste`), not the float one.
+  :func:`invimg.io.quantize_st`), not the float one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -36,6 +36,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..inn import haar_dwt
+from ..training.config import build_section
 from .base import Z_MODES, HideResult, RevealResult
 
 
@@ -55,13 +56,7 @@ class HidingLossConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> HidingLossConfig:
         """Validate a recipe's ``loss`` mapping; unknown keys are errors, not ignored."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown loss key(s) {unknown} for task hiding (known: {sorted(known)})"
-            )
-        config = cls(**raw)
+        config = build_section(cls, raw, "loss.", what="loss")
         if config.reduction not in ("sum", "mean"):
             raise ConfigError("loss.reduction must be 'sum' or 'mean'")
         if config.z not in Z_MODES:

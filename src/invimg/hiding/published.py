@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
-from ..zoo.registry import load_state_checked, read_torch_checkpoint
+from ..zoo.cards import load_state_checked, read_torch_checkpoint, register_format
 from .deepmih import DeepMIH
 from .hinet import HiNet
 
@@ -123,3 +123,6 @@ def load_deepmih_checkpoints(
 
 def _load(model: torch.nn.Module, state: dict[str, Tensor]) -> None:
     load_state_checked(model, state, "checkpoint tensors")
+
+
+register_format(HiNet, (".pt", ".pth"), load_hinet_checkpoint)

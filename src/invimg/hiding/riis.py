@@ -44,8 +44,9 @@ from torch import Tensor, nn
 
 from ..distortions import CONDITION_DIM, Distortion, parse_distortion
 from ..inn import haar_dwt, haar_iwt
+from ..io import quantize_st
 from ..zoo import register_architecture
-from .base import HideResult, HidingModel, RevealResult, ZSpec, quantize_ste
+from .base import HideResult, HidingModel, RevealResult, ZSpec
 from .hinet import BANDS, HiNet
 
 #: What a channel argument may be: a distortion, its text form ("jpeg:75"), or None.
@@ -198,6 +199,8 @@ class RIIS(HidingModel):
             return channel
         return parse_distortion(channel or self.config.default_channel)
 
+    conditioned_on_channel = True
+
     def reveal(
         self,
         stego: Tensor,
@@ -242,11 +245,11 @@ class RIIS(HidingModel):
         it. Rounding is straight-through, as in :class:`HidingModel`.
         """
         hidden = self.hide(cover, secrets)
-        sent = quantize_ste(hidden.stego) if quantize else hidden.stego
+        sent = quantize_st(hidden.stego) if quantize else hidden.stego
         channel = self.channel_of(distortion)
         channel.train(self.training)
         received = channel(sent, generator)
-        received = quantize_ste(received) if quantize else received
+        received = quantize_st(received) if quantize else received
         revealed = self.reveal(received, z, generator, channel=channel)
         revealed.sent, revealed.received = sent, received
         return hidden, revealed

@@ -30,7 +30,7 @@ after each channel of :data:`VALIDATION_CHANNELS`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -77,13 +77,7 @@ class RobustLossConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RobustLossConfig:
         """Validate a recipe's ``loss`` mapping; unknown keys are errors, not ignored."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown loss key(s) {unknown} for task robust_hiding (known: {sorted(known)})"
-            )
-        config = cls(**raw)
+        config = build_section(cls, raw, "loss.", what="loss")
         if config.reduction not in ("sum", "mean"):
             raise ConfigError("loss.reduction must be 'sum' or 'mean'")
         weights = (config.reveal, config.hide, config.low_frequency, config.enhance, config.project)

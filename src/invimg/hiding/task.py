@@ -31,12 +31,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError
 from ..metrics import psnr
 from ..training import TrainConfig, register_task
+from ..training.checkpoint import warm_start as start_from
 from ..training.config import build_section
 from ..training.distributed import unwrap
-from ..zoo import ARCHITECTURES, build_model, load
+from ..zoo import ARCHITECTURES, build_model
 from .base import DEFAULT_Z, HidingModel
 from .deepmih import DeepMIH
 from .hinet import HiNet
@@ -126,18 +127,16 @@ def split_batch(
 
 
 def warm_start(model: nn.Module, source: str) -> None:
-    """Copy the trained model ``source`` (a shipped name or a card path) into ``model``.
+    """Copy the trained model ``source`` (a shipped name, a card path or a published
+    checkpoint) into ``model`` (see :func:`invimg.training.checkpoint.warm_start`).
 
     A DeepMIH may start from one with fewer secrets (see
     :meth:`~invimg.hiding.deepmih.DeepMIH.load_stages`), a RIIS from a HiNet
     (its invertible part, :meth:`~invimg.hiding.riis.RIIS.load_hinet`); any
     other model only from one of its own architecture and shape.
     """
-    try:
-        trained = load(source)
-    except ModelError as exc:
-        raise ConfigError(f"model.init_from: {exc}") from None
-    try:
+
+    def copy(trained: HidingModel) -> None:
         if isinstance(model, DeepMIH) and isinstance(trained, DeepMIH):
             model.load_stages(trained)
         elif isinstance(model, RIIS) and isinstance(trained, HiNet):
@@ -146,8 +145,8 @@ def warm_start(model: nn.Module, source: str) -> None:
             model.load_state_dict(trained.state_dict())
         else:
             raise ValueError(f"it is a {type(trained).__name__}, not a {type(model).__name__}")
-    except (ValueError, RuntimeError) as exc:
-        raise ConfigError(f"model.init_from {source!r}: {exc}") from None
+
+    start_from(source, copy, HidingModel, "hiding")
 
 
 def _count_secrets(architecture: str, fields: dict[str, Any]) -> int:

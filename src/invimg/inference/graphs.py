@@ -98,7 +98,6 @@ def kinds_of(model: nn.Module) -> list[str]:
 
 def _hiding(model: nn.Module, kind: str) -> Graph | None:
     from ..hiding.base import HidingModel
-    from ..hiding.riis import RIIS
 
     if not isinstance(model, HidingModel) or kind not in ("hide", "reveal"):
         return None
@@ -109,8 +108,8 @@ def _hiding(model: nn.Module, kind: str) -> Graph | None:
         return Graph(
             "hide", _Call(model, _hide), ("cover", *secrets), ("stego",), _images(1 + k, 3, h, w)
         )
-    if isinstance(model, RIIS):
-        return None  # its reveal is conditioned on the channel: no fixed graph
+    if model.conditioned_on_channel:
+        return None  # the reveal takes the channel as input: no fixed graph
     stego = torch.zeros(1, 3, h, w)
     z_names = tuple(f"z{i}" for i in range(1, len(model.lost_shapes(stego)) + 1))
 

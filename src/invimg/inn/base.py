@@ -41,8 +41,10 @@ class InvertibleModule(nn.Module, ABC):
     ) -> tuple[Tensor, LogDet]:
         """Map ``x`` forward (or backward when ``reverse``); log-det per sample if asked."""
 
-    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        return self._transform(x, cond, reverse=False, need_log_det=False)[0]
+    def forward(self, x: Tensor, cond: Tensor | None = None, rev: bool = False) -> Tensor:
+        """``rev=True`` runs the inverse: one entry point, so DDP sees both passes
+        of a model trained in both directions (IRN, Steg-cINN)."""
+        return self._transform(x, cond, reverse=rev, need_log_det=False)[0]
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> Tensor:
         """Exact inverse of :meth:`forward`."""

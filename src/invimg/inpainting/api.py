@@ -35,19 +35,33 @@ from torch import Tensor
 from ..errors import InputImageError, UsageError, WrongModelError
 from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit, to_numpy
+from ..io.metadata import KEY_MODEL, KEY_TASK, model_ref
+from ..tasks import first_default
 from ..tiling import PadMode, pad_to_multiple
-from ..zoo.registry import inference_setting, load_typed
+from ..zoo.cards import inference_setting, load_typed
 from .masks import known_from_hole, load_mask
 from .pdgan import PDGAN
 
 #: The shipped PD-GAN (CPU-trained; see its card and BENCHMARKS.md).
-DEFAULT_MODEL = "pdgan-small"
+DEFAULT_MODEL = first_default("inpainting", "sampler")
 #: Longest side inpainted at native resolution (larger images are resized, see above).
 DEFAULT_MAX_SIDE = 1024
 MAX_SAMPLES = 64
 MAX_STRENGTH = 4.0
 
 ModelLike = str | os.PathLike[str] | PDGAN
+#: The name of the contact sheet written beside the samples.
+SHEET_NAME = "contact_sheet.png"
+
+
+def sample_names(n: int) -> list[str]:
+    """File names of ``n`` samples, in the order they are drawn (CLI and web alike)."""
+    return [f"sample_{i:02d}.png" for i in range(n)]
+
+
+def sample_metadata(model: str | os.PathLike[str], seed: int) -> dict[str, str]:
+    """What a sample file records: the model and the seed that drew it (to draw it again)."""
+    return {KEY_TASK: "inpainting", KEY_MODEL: model_ref(model), "invimg:seed": str(seed)}
 
 
 def resolve_model(model: ModelLike) -> PDGAN:

@@ -37,6 +37,7 @@ from scipy import ndimage
 from torch import Tensor, nn
 
 from ..io import quantize_8bit, read_image, to_tensor
+from ..io.images import list_images
 from ..metrics import psnr, ssim
 from .api import default_strength, inpaint, resolve_model
 from .features import feature_distance_map, normalized
@@ -194,7 +195,7 @@ def reaches_classical(
 
 def load_folder(folder: Path) -> list[tuple[str, np.ndarray]]:
     """The folder's images (sorted by name) as uint8 RGB arrays."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
+    files = list_images(folder, suffixes=(".png",))
     return [(p.stem, quantize_8bit(read_image(p).pixels)) for p in files]
 
 

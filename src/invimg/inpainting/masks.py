@@ -166,8 +166,3 @@ def _grey_levels(mask: Any, name: str) -> np.ndarray:
         warnings.simplefilter("ignore")
         grey = as_image_tensor(mask, name, grey=True)
     return grey[0, 0].double().numpy() * 255.0
-
-
-def hole_ratio(known: Tensor) -> Tensor:
-    """Share of hole pixels per image of a ``B×1×H×W`` known mask."""
-    return 1.0 - known.flatten(1).mean(1)

@@ -19,7 +19,6 @@ cannot win on the known region, which the blend discards anyway.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,9 +26,8 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..training import TrainConfig
-from ..training.config import build_section
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
-from ..zoo import ModelCard
 from .discriminator import DiscriminatorConfig, MultiScaleDiscriminator
 from .losses import (
     diversity_distance,
@@ -41,7 +39,7 @@ from .losses import (
 )
 from .pdgan import PDGAN, size_multiple
 from .prior import composite
-from .task import batch_known, load_frozen, mean_psnr, step_rng, validation_known
+from .task_parts import batch_known, load_frozen, mean_psnr, step_rng, validation_known
 
 
 @dataclasses.dataclass
@@ -124,12 +122,7 @@ class PDGANTask:
         self.loss = build_section(PDGANLoss, dict(config.loss), "loss.")
         self.seed = config.seed
         multiple = size_multiple(self.model_config)
-        for name, size in (
-            ("data.crop", config.data.crop),
-            ("data.val_crop", config.data.val_crop),
-        ):
-            if size is not None and size % multiple:
-                raise ConfigError(f"{name}={size} must be a multiple of {multiple}")
+        check_crops(config.data, multiple)
 
     def build_model(self) -> nn.Module:
         try:
@@ -145,6 +138,12 @@ class PDGANTask:
         known = batch_known(batch, step_rng(self.seed, step))
         loss, terms = model(batch, known)
         return loss, {k: float(v.detach()) for k, v in terms.items()}
+
+    def shipped_model(self, model: nn.Module) -> nn.Module:
+        """``invimg export`` ships the generator (prior inside), not the discriminator."""
+        trainer: Any = unwrap(model)
+        net: PDGAN = trainer.net
+        return net
 
     @torch.no_grad()
     def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
@@ -163,29 +162,3 @@ class PDGANTask:
             "psnr_sample": (mean_psnr(a, batch) + mean_psnr(b, batch)) / 2,
             "diversity": float(diversity_distance(feats(a), feats(b), 1 - known)),
         }
-
-
-def export_pdgan_run(run_dir: Path, name: str, out: Path, extra: dict[str, Any]) -> ModelCard:
-    """Ship the PD-GAN of a run (prior inside, discriminator left behind) as ``name``.
-
-    ``invimg export`` would write the whole training bundle (G and D); a user
-    needs only :class:`PDGAN`, which ``invimg.load`` rebuilds from the card.
-    """
-    import yaml
-
-    from ..training import load_checkpoint, load_config
-    from ..training.export import last_validation
-    from ..zoo import save_pretrained
-
-    config = load_config(run_dir / "config.yaml")
-    trainer: Any = PDGANTask(config).build_model()
-    trainer.load_state_dict(load_checkpoint(run_dir / "last.pt")["model"])
-    step = int(load_checkpoint(run_dir / "last.pt")["step"])
-    recipe = yaml.safe_load((run_dir / "config.yaml").read_text())
-    fields: dict[str, Any] = {
-        "task": "inpainting",
-        "training": {"steps": step, "recipe": recipe, **extra.pop("training", {})},
-        "validation": last_validation(run_dir),
-        **extra,
-    }
-    return save_pretrained(trainer.net, out, name, fields)

@@ -35,24 +35,21 @@ joint norm.
 from __future__ import annotations
 
 import dataclasses
-import zlib
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError, ModelError
-from ..metrics import psnr_per_image, ssim_per_image
+from ..errors import ConfigError
+from ..metrics import ssim_per_image
 from ..training import TrainConfig, register_task
-from ..training.config import build_section
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .features import FeatureNet, corrupted
 from .losses import dilate, masked_l1, perceptual, total_variation
-from .masks import TRAIN_BINS, training_known
+from .pdgan_task import PDGANTask
 from .prior import PartialConvUNet, composite
+from .task_parts import batch_known, load_frozen, mean_psnr, step_rng, validation_known
 
 KINDS = ("features", "prior", "pdgan")
 
@@ -70,54 +67,6 @@ class PriorLoss:
     hole_l2: float = 0.0
     perceptual: float = 0.05
     tv: float = 0.1
-
-
-def load_frozen(ref: str, what: str) -> nn.Module:
-    """A frozen network from a run folder (``last.pt``), a shipped name or a card path."""
-    from ..training import checkpoint_model_state, load_config
-    from ..training.registry import get_task_factory
-
-    path = Path(ref)
-    if path.is_dir():
-        if not (path / "last.pt").is_file():
-            raise ConfigError(f"model.{what}: run folder {ref} has no last.pt (train it first)")
-        task = get_task_factory("inpainting")(load_config(path / "config.yaml"))
-        net = task.build_model()
-        net.load_state_dict(checkpoint_model_state(path / "last.pt"))
-    else:
-        from ..zoo import load
-
-        try:
-            net = load(ref)
-        except ModelError as exc:
-            raise ConfigError(f"model.{what}: {exc}") from None
-    net.eval().requires_grad_(False)
-    return net
-
-
-def step_rng(seed: int, step: int) -> np.random.Generator:
-    """The generator of the masks of ``step``: a pure function of (seed, step)."""
-    return np.random.default_rng([seed, step])
-
-
-def validation_known(batch: Tensor) -> Tensor:
-    """Masks for a validation batch, fixed by its pixels (the same every validation)."""
-    key = zlib.crc32(batch[:, :, ::7, ::7].mul(255).round().to(torch.uint8).numpy().tobytes())
-    rng = np.random.default_rng(key)
-    return batch_known(batch, rng, ((0.1, 0.5),))
-
-
-def batch_known(
-    batch: Tensor, rng: np.random.Generator, bins: Sequence[tuple[float, float]] = TRAIN_BINS
-) -> Tensor:
-    """One random mask per image of ``batch`` (``known``, on the batch's device)."""
-    size = (int(batch.shape[-2]), int(batch.shape[-1]))
-    return training_known(batch.shape[0], size, rng, bins).to(batch.device)
-
-
-def mean_psnr(a: Tensor, b: Tensor) -> float:
-    """Mean RGB PSNR (dB) of 8-bit-rounded images."""
-    return float(psnr_per_image(a.clamp(0, 1), b, quantize=True).mean())
 
 
 class FeatureTask:
@@ -156,12 +105,7 @@ class PriorTask:
         self.model_config = build_section(PartialConvUNet.Config, fields, "model.")
         self.loss = build_section(PriorLoss, dict(config.loss), "loss.")
         multiple = 2**self.model_config.levels
-        for name, size in (
-            ("data.crop", config.data.crop),
-            ("data.val_crop", config.data.val_crop),
-        ):
-            if size is not None and size % multiple:
-                raise ConfigError(f"{name}={size} must be a multiple of {multiple} (2**levels)")
+        check_crops(config.data, multiple, f"{multiple} (2**levels)")
         ref = config.model.get("features")
         if self.loss.perceptual and not ref:
             raise ConfigError("model.features: name the feature network (or set loss.perceptual=0)")
@@ -209,7 +153,5 @@ def inpainting_task(config: TrainConfig) -> Any:
     if kind == "prior":
         return PriorTask(config)
     if kind == "pdgan":
-        from .pdgan_task import PDGANTask
-
         return PDGANTask(config)
     raise ConfigError(f"model.kind must be one of {', '.join(KINDS)}, got {kind!r}")

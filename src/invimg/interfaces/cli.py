@@ -28,6 +28,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import one_line
+from ..tasks import TASKS
 from . import interrupt
 from .common import user_errors
 
@@ -101,16 +102,13 @@ def _root() -> None:
     """Invertible and inverse imaging: hide images in images, invertible rescaling, and more."""
 
 
-# Task command modules register themselves on `app` when imported.
+# Command modules register themselves on `app` when imported: the general ones,
+# then each task's (from the task table), then the web server's.
 _COMMAND_MODULES = (
     "invimg.interfaces.cli_models",
     "invimg.interfaces.cli_demo",
     "invimg.interfaces.cli_train",
-    "invimg.interfaces.cli_hiding",
-    "invimg.interfaces.cli_rescaling",
-    "invimg.interfaces.cli_payload",
-    "invimg.interfaces.cli_inversion",
-    "invimg.interfaces.cli_inpainting",
+    *(spec.commands for spec in TASKS if spec.commands),
     "invimg.interfaces.cli_serve",
 )
 

@@ -24,23 +24,14 @@ import numpy as np
 import typer
 
 from ..errors import InputImageError, UsageError
-from ..hiding.api import DEFAULT_MODELS, default_model
+from ..hiding.api import DEFAULT_MODELS, default_model, recorded_hiding_model, stego_metadata
 from ..inference import check_backend
-from ..io import check_output_path, read_metadata, write_image
+from ..io import check_output_path, write_image
 from ..io.images import show_path
 from .cli import app
 from .cli_backend import backend_option
-from .common import (
-    KEY_MODEL,
-    KEY_TASK,
-    check_choice,
-    model_ref,
-    read_input,
-    recorded_model,
-    user_errors,
-)
+from .common import check_choice, read_input, user_errors
 
-KEY_SECRETS = "invimg:secrets"
 MODEL_HELP = (
     "Shipped model name, path to a model card (.json), or a HiNet checkpoint of the "
     "published code (.pt). Default: "
@@ -119,7 +110,7 @@ def hide_command(
     check_cover_size(cover, cover_pixels, net.size_multiple)
     secret_pixels = [_read(s) for s in secrets]
     stego = hide(cover_pixels, secret_pixels, model=net, strict=strict, backend=backend)
-    meta = {KEY_TASK: "hiding", KEY_MODEL: model_ref(model), KEY_SECRETS: str(net.num_secrets)}
+    meta = stego_metadata(model, net)
     write_image(output, stego, force=force, inputs=inputs, metadata=meta, jpeg_quality=quality)
     typer.echo(f"wrote {output} ({len(secrets)} secret(s) hidden with {model})")
 
@@ -179,28 +170,6 @@ def reveal_command(
     for target, pixels in zip(targets, outs):
         write_image(target, pixels, force=force, inputs=[stego])
     typer.echo("wrote " + ", ".join(str(t) for t in targets))
-
-
-def recorded_hiding_model(stego: Path, secrets: int | None = None) -> str:
-    """The model recorded by ``hide`` in the stego's metadata, else the default (warned)."""
-    meta = read_metadata(stego)
-    task = meta.get(KEY_TASK)
-    if task is not None and task != "hiding":
-        raise InputImageError(
-            f"{show_path(stego)} was written by `invimg` for {task!r}, not hiding"
-        )
-    recorded = recorded_model(meta, stego)
-    if recorded is None:
-        fallback = default_model(secrets or 1)
-        warnings.warn(
-            f"{show_path(stego)} carries no `invimg hide` metadata (re-saved by another "
-            f"program?); revealing with {fallback}: if that is not the model that hid "
-            "it, the result is noise (pass --model)",
-            UserWarning,
-            stacklevel=2,
-        )
-        return fallback
-    return recorded
 
 
 def output_paths(output: Path, count: int) -> list[Path]:

@@ -23,19 +23,19 @@ import typer
 
 from ..errors import InputImageError, OutputExistsError, OutputPathError
 from ..inference import check_backend
-from ..inpainting.api import DEFAULT_MODEL, MAX_SAMPLES, MAX_STRENGTH
+from ..inpainting.api import (
+    DEFAULT_MODEL,
+    MAX_SAMPLES,
+    MAX_STRENGTH,
+    SHEET_NAME,
+    sample_metadata,
+    sample_names,
+)
 from ..io.images import show_path
 from . import interrupt
 from .cli import app
 from .cli_backend import backend_option
-from .common import KEY_MODEL, KEY_TASK, model_ref, read_input, user_errors
-
-SHEET_NAME = "contact_sheet.png"
-
-
-def sample_names(n: int) -> list[str]:
-    """File names of ``n`` samples, in the order they are drawn."""
-    return [f"sample_{i:02d}.png" for i in range(n)]
+from .common import read_input, user_errors
 
 
 def check_output_dir(outdir: Path, names: list[str], force: bool) -> None:
@@ -151,9 +151,7 @@ def inpaint_command(
     if sheet:
         files[SHEET_NAME] = contact_sheet(pixels, hole, samples)
     meta = {
-        KEY_TASK: "inpainting",
-        KEY_MODEL: model_ref(model),
-        "invimg:seed": str(seed),
+        **sample_metadata(model, seed),
         "invimg:strength": "model default" if strength is None else str(strength),
     }
     _publish(output, files, meta)

@@ -23,13 +23,12 @@ from ..inference import check_backend
 from ..io import check_output_path, write_image
 from .cli import app
 from .cli_backend import backend_option
-from .common import KEY_TASK, check_choice, read_input, user_errors
+from .common import check_choice, read_input, user_errors
 
 if TYPE_CHECKING:  # torch loads only when a command runs
     from ..inversion.api import Inversion
     from ..inversion.representation import Representation
 
-KEY_FEATURES = "invimg:features"
 FEATURES_HELP = (
     "Representation: hog, hogb, dsift (optionally :CELL, e.g. hog:4) or torch:NET:LAYER "
     "(NET: a shipped model, a .json card or package.module.factory). Several, separated by "
@@ -110,7 +109,9 @@ def invert_command(
         original = np.asarray(read_input(source).pixels)
         tiles, captions = _invert_image(original, spec, mean_v, std_v, options)
     picture = tiles[0] if len(tiles) == 1 else _sheet(original, tiles, captions)
-    meta = {KEY_TASK: "inversion", KEY_FEATURES: spec}
+    from ..inversion.api import inversion_metadata
+
+    meta = inversion_metadata(spec)
     write_image(output, picture, force=force, inputs=[source], metadata=meta)
     typer.echo(f"wrote {output} ({'; '.join(captions)})")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..zoo.registry import scan_shipped
+from ..zoo.cards import scan_shipped
 from .cli import app
 from .common import user_errors
 

@@ -11,29 +11,28 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import typer
 
 from ..errors import InputImageError, WrongModelError
 from ..inference import check_backend
-from ..io import check_output_path, read_metadata, write_image
+from ..io import check_output_path, write_image
 from ..io.images import show_path
-from ..rescaling.api import DEFAULT_SCALE, default_rescaling_model
+from ..io.metadata import recorded_model, task_metadata
+from ..rescaling.api import (
+    DEFAULT_SCALE,
+    default_rescaling_model,
+    grey_metadata,
+    lr_metadata,
+    recorded_rescaling_model,
+    recorded_size,
+    rescaling_model,
+)
 from .cli import app
 from .cli_backend import backend_option
-from .common import (
-    KEY_MODEL,
-    KEY_TASK,
-    check_choice,
-    model_ref,
-    read_input,
-    recorded_model,
-    user_errors,
-)
+from .common import check_choice, read_input, user_errors
 
-KEY_SCALE, KEY_SIZE = "invimg:scale", "invimg:size"
 FORCE_HELP = "Overwrite OUTPUT if it exists."
 MODEL_HELP = "Shipped model name or path to a model card (.json)."
 SCALE_HELP = f"Scale factor (default: the model's; without --model, {DEFAULT_SCALE})."
@@ -46,19 +45,6 @@ Z_HELP = (
 def _read(path: Path) -> np.ndarray:
     """Pixels of ``path``, voicing every conversion the reader made as a warning."""
     return read_input(path).pixels
-
-
-def load_rescaling_model(spec: str, kind: str) -> Any:
-    """Load model ``spec`` and check it does ``kind`` (a wrong model is a model error)."""
-    from ..rescaling import IRN, IRNJPEG, IRNColor
-    from ..rescaling.api import resolve_model
-
-    net = resolve_model(spec, spec)
-    wanted = (IRN, IRNJPEG) if kind == "rescaling" else (IRNColor,)
-    if not isinstance(net, wanted):
-        names = " or ".join(w.__name__ for w in wanted)
-        raise WrongModelError(f"model {spec!r} ({type(net).__name__}) is not an {names} model")
-    return net
 
 
 @app.command("downscale")
@@ -78,7 +64,7 @@ def downscale_command(
     check_backend(backend)
     spec = model or default_rescaling_model(scale)
     pixels = _read(image)
-    net = load_rescaling_model(spec, "rescaling")
+    net = rescaling_model(spec)
     if scale is not None and net.scale != scale:
         raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     quality = getattr(net, "jpeg_quality", None)
@@ -96,12 +82,7 @@ def downscale_command(
             f"(each side needs at least {net.scale} px)"
         )
     lr = downscale(pixels, model=net, backend=backend)
-    meta = {
-        KEY_TASK: "rescaling",
-        KEY_MODEL: model_ref(spec),
-        KEY_SCALE: str(net.scale),
-        KEY_SIZE: f"{w}x{h}",
-    }
+    meta = lr_metadata(spec, net, (h, w))
     write_image(output, lr, force=force, inputs=[image], metadata=meta, jpeg_quality=quality or 95)
     typer.echo(f"wrote {output} ({lr.shape[1]}×{lr.shape[0]}, ×{net.scale} from {w}×{h}, {spec})")
 
@@ -136,10 +117,8 @@ def upscale_command(
             UserWarning,
             stacklevel=1,
         )
-    recorded = int_or_none(meta.get(KEY_SCALE))
-    spec = model or (recorded_model(meta, image) if scale in (None, recorded) else None)
-    spec = spec or default_rescaling_model(scale or recorded)
-    net = load_rescaling_model(spec, "rescaling")
+    spec = model or recorded_rescaling_model(meta, image, scale)
+    net = rescaling_model(spec)
     if scale is not None and net.scale != scale:
         raise WrongModelError(f"model {spec!r} rescales ×{net.scale}, not ×{scale}")
     size = recorded_size(meta, pixels.shape[:2], net.scale)
@@ -163,8 +142,8 @@ def decolorize_command(
     check_output_path(output, force=force, inputs=[image])
     pixels = _read(image)
     model = model or default_color_model()
-    grey = decolorize(pixels, model=load_rescaling_model(model, "color"))
-    meta = {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
+    grey = decolorize(pixels, model=rescaling_model(model, "color"))
+    meta = grey_metadata(model)
     write_image(
         output, np.repeat(grey[..., None], 3, axis=2), force=force, inputs=[image], metadata=meta
     )
@@ -193,40 +172,6 @@ def colorize_command(
             stacklevel=1,
         )
     spec = model or recorded_model(meta, image) or default_color_model()
-    rgb = colorize(pixels, model=load_rescaling_model(spec, "color"))
+    rgb = colorize(pixels, model=rescaling_model(spec, "color"))
     write_image(output, rgb, force=force, inputs=[image])
     typer.echo(f"wrote {output} ({rgb.shape[1]}×{rgb.shape[0]}, {spec})")
-
-
-def task_metadata(path: Path, task: str) -> dict[str, str]:
-    """invimg's metadata of ``path`` if it was written for ``task``, else {}."""
-    try:
-        meta = read_metadata(path)
-    except InputImageError:
-        return {}
-    return meta if meta.get(KEY_TASK) == task else {}
-
-
-def int_or_none(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
-
-
-def recorded_size(
-    meta: dict[str, str], lr_hw: tuple[int, ...], scale: int
-) -> tuple[int, int] | None:
-    """The original (H, W) if recorded and consistent with this LR image and scale."""
-    w_text, _, h_text = meta.get(KEY_SIZE, "").partition("x")
-    h, w = int_or_none(h_text), int_or_none(w_text)
-    if h is None or w is None:
-        return None
-    if -(-h // scale) != lr_hw[0] or -(-w // scale) != lr_hw[1]:
-        warnings.warn(
-            f"recorded size {w}×{h} does not match this image at ×{scale}; ignoring it",
-            UserWarning,
-            stacklevel=2,
-        )
-        return None
-    return h, w

@@ -17,19 +17,15 @@ from typing import Any
 import typer
 
 from ..errors import ConfigError, InputImageError, OutputPathError, UsageError
-from ..hiding.api import DEFAULT_MODEL as DEFAULT_HIDING_MODEL
 from ..io import check_output_file, write_text
 from ..io.images import show_path
-from ..rescaling.api import DEFAULT_MODEL as DEFAULT_RESCALING_MODEL
+from ..tasks import TASKS, first_default, training_tasks
 from .cli import app
 from .common import check_choice, user_errors
 
 RECIPES = Path(__file__).resolve().parents[1] / "training" / "recipes"
-EVALUATORS = {
-    "hiding": ("invimg.hiding.evaluation", "evaluate_hiding"),
-    "rescaling": ("invimg.rescaling.evaluation", "evaluate_rescaling"),
-    "inpainting": ("invimg.inpainting.evaluation", "evaluate_inpainting"),
-}
+#: ``invimg eval TASK`` → "module:function" (from the task table).
+EVALUATORS = {spec.name: spec.evaluator for spec in TASKS if spec.evaluator}
 
 train_app = typer.Typer(
     help="Train a model from a YAML recipe (resumes from its out_dir).", no_args_is_help=True
@@ -65,15 +61,8 @@ def _train(task: str, config: str, overrides: list[str]) -> None:
 SET_HELP = "Override a recipe value, e.g. --set optim.lr=1e-4 (repeatable)."
 
 
-#: ``invimg train NAME`` → (the recipe's ``task``, what it trains).
-TRAINABLE: dict[str, tuple[str, str]] = {
-    "hiding": ("hiding", "Train HiNet / DeepMIH image hiding."),
-    "robust-hiding": ("robust_hiding", "Train RIIS robust hiding (from a trained HiNet)."),
-    "rescaling": ("rescaling", "Train IRN invertible rescaling / decolorization."),
-    "datahiding": ("datahiding", "Train the Steg-cINN colour generator for data hiding."),
-    "inversion": ("inversion", "Train the HOG decoder baseline or the rotnet feature network."),
-    "inpainting": ("inpainting", "Train the inpainting prior, PD-GAN or its feature network."),
-}
+#: ``invimg train NAME`` → (the recipe's ``task``, what it trains), from the task table.
+TRAINABLE: dict[str, tuple[str, str]] = {t.command: (t.task, t.help) for t in training_tasks()}
 
 
 def _add_train_command(name: str, task: str, help_text: str) -> None:
@@ -102,7 +91,7 @@ def _evaluate(
         raise InputImageError(f"image folder {show_path(folder)} {what}")
     if json_out is not None:  # before minutes of evaluation, not after
         check_output_file(json_out, force=force)
-    module, name = EVALUATORS[task]
+    module, _, name = EVALUATORS[task].partition(":")
     evaluate = getattr(importlib.import_module(module), name)
     report = evaluate(model, folder, **options)
     typer.echo(report["markdown"])
@@ -120,7 +109,7 @@ EVAL_FORCE_HELP = "Overwrite the --json file if it exists."
 def eval_hiding(
     folder: Path = typer.Argument(..., help=FOLDER_HELP),
     model: str = typer.Option(
-        DEFAULT_HIDING_MODEL, "--model", help="Shipped model name or card path."
+        first_default("hiding", "1"), "--model", help="Shipped model name or card path."
     ),
     size: str = typer.Option("256", "--size", help="'256' (centre crops) or 'full'."),
     z: str = typer.Option("zeros", "--z", help="Stand-in for r: zeros, gaussian or both."),
@@ -141,7 +130,7 @@ def eval_hiding(
 def eval_rescaling(
     folder: Path = typer.Argument(..., help=FOLDER_HELP),
     model: str = typer.Option(
-        DEFAULT_RESCALING_MODEL, "--model", help="Shipped model name or card path."
+        first_default("rescaling", "first"), "--model", help="Shipped model name or card path."
     ),
     json_out: Path | None = typer.Option(None, "--json", help=JSON_HELP),
     force: bool = typer.Option(False, "--force", help=EVAL_FORCE_HELP),
@@ -154,7 +143,9 @@ def eval_rescaling(
 @user_errors
 def eval_inpainting(
     folder: Path = typer.Argument(..., help="Folder of 256×256 images."),
-    model: str = typer.Option("pdgan-small", "--model", help="Shipped model name or card path."),
+    model: str = typer.Option(
+        first_default("inpainting", "sampler"), "--model", help="Shipped model name or card path."
+    ),
     samples: int = typer.Option(8, "-n", "--samples", min=2, help="Samples per image and mask."),
     json_out: Path | None = typer.Option(None, "--json", help=JSON_HELP),
     force: bool = typer.Option(False, "--force", help=EVAL_FORCE_HELP),
@@ -181,6 +172,7 @@ def export_command(
 ) -> None:
     """Turn a training run's last checkpoint into fp16 safetensors + a model card,
     or (--onnx) a model's fixed inference graphs into ONNX files (opset 17)."""
+    from ..io.metadata import CARD_SUFFIXES
     from ..training.export import export_run
 
     if onnx:
@@ -196,7 +188,7 @@ def export_command(
     if not out.is_dir():
         what = "is not a folder" if out.exists() else "does not exist"
         raise OutputPathError(f"cannot export into {show_path(out)}: it {what}")
-    for suffix in (".safetensors", ".json"):
+    for suffix in CARD_SUFFIXES:
         check_output_file(out / f"{name}{suffix}", force=force)
     extra = _extra_card_fields(card) if card else {}
     written = export_run(run_dir, name, out, extra)

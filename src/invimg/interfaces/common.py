@@ -9,26 +9,21 @@ a 16-bit image written back with 8 bits, …) reaches the user as one
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from ..errors import InvimgError, ModelError, UsageError, one_line
+from ..errors import InvimgError, UsageError, one_line
 from . import interrupt
 
 if TYPE_CHECKING:  # invimg.io imports torch: not before `main` can catch a Ctrl-C
     from ..io import LoadedImage
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: Keys of the metadata that commands write into their PNG outputs.
-KEY_TASK, KEY_MODEL = "invimg:task", "invimg:model"
-CARD_SUFFIXES = (".json", ".safetensors")
 
 
 def user_errors(func: F) -> F:
@@ -92,28 +87,3 @@ def check_choice(option: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         wanted = ", ".join(repr(c) for c in choices)
         raise UsageError(f"{option} must be one of {wanted}, got {value!r}")
-
-
-def is_card_path(spec: str) -> bool:
-    """Whether a ``--model`` value names a card file rather than a shipped model."""
-    return Path(spec).suffix in CARD_SUFFIXES
-
-
-def model_ref(spec: str) -> str:
-    """What to record in an output's metadata: a shipped name as is, a card as an absolute path.
-
-    A relative card path would stop resolving as soon as the user changes folder.
-    """
-    return str(Path(spec).resolve()) if is_card_path(spec) else spec
-
-
-def recorded_model(meta: Mapping[str, str], image: Path) -> str | None:
-    """The model recorded in ``image``'s metadata, refusing a card that has since gone."""
-    from ..io.images import show_path
-
-    recorded = meta.get(KEY_MODEL)
-    if recorded and is_card_path(recorded) and not os.path.exists(recorded):
-        raise ModelError(
-            f"{show_path(image)} was made with {recorded}, which no longer exists; pass --model"
-        )
-    return recorded or None

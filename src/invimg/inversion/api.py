@@ -36,6 +36,8 @@ from torch import Tensor
 from ..errors import InputImageError, InvimgError, ModelError, UsageError
 from ..inference import check_backend, run_graph
 from ..io import as_image_tensor, quantize_8bit
+from ..io.metadata import KEY_TASK
+from ..tasks import first_default
 from .decoder import HOGDecoder
 from .evaluation import relative_error
 from .hog import HOG
@@ -45,7 +47,15 @@ from .specs import representation
 from .torch_features import TorchFeatures
 
 Method = Literal["optimise", "decoder"]
-DEFAULT_DECODER = "hog-decoder"
+DEFAULT_DECODER = first_default("inversion", "decoder")
+
+#: The representation an inverted image was made from (beside :mod:`invimg.io.metadata`'s keys).
+KEY_FEATURES = "invimg:features"
+
+
+def inversion_metadata(features: str) -> dict[str, str]:
+    """What an inverted image records: the representation (spec) it was inverted from."""
+    return {KEY_TASK: "inversion", KEY_FEATURES: features}
 
 
 @dataclass
@@ -244,11 +254,3 @@ def _decode(
         )
     decoding = cast(HOGDecoder, net)
     return decoding.display(run_graph(decoding, "decode", [target], backend)[0], size)
-
-
-def read_size(text: str) -> tuple[int, int]:
-    """``"WxH"`` → (H, W), for ``--size``."""
-    w_text, sep, h_text = text.lower().partition("x")
-    if not sep or not w_text.isdigit() or not h_text.isdigit():
-        raise UsageError(f"--size must look like 256x256 (width x height), got {text!r}")
-    return int(h_text), int(w_text)

@@ -34,7 +34,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 from torch import nn
 
@@ -108,12 +107,9 @@ def normalisation(
 
 def load_network(target: str) -> nn.Module:
     """The network named by ``NET`` in ``torch:NET:LAYER`` (zoo model, card, or import path)."""
-    from ..zoo.registry import WEIGHTS_DIR, load
+    from ..zoo.cards import is_card_path, is_shipped, load
 
-    if (
-        Path(target).suffix in (".json", ".safetensors")
-        or (WEIGHTS_DIR / f"{target}.json").exists()
-    ):
+    if is_card_path(target) or is_shipped(target):
         return load(target)
     module_name, _, attr = target.rpartition(".")
     if not module_name or not attr:

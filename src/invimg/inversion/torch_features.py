@@ -43,11 +43,6 @@ class _Stop(Exception):
     """Raised by the hook to end the forward pass once the layer has run."""
 
 
-def layer_names(net: nn.Module) -> list[str]:
-    """The names a user may pick (``named_modules`` order; ``""`` is the whole network)."""
-    return [name for name, _ in net.named_modules()]
-
-
 def find_layer(net: nn.Module, layer: str) -> nn.Module:
     """The submodule called ``layer``, or a UsageError listing some valid names."""
     modules = dict(net.named_modules())

@@ -9,7 +9,7 @@ are documented in :mod:`invimg.io.images`, :mod:`invimg.io.writing` and
 :mod:`invimg.io.convert`.
 """
 
-from invimg.io.arrays import quantize_8bit, to_numpy, to_tensor
+from invimg.io.arrays import quantize_8bit, quantize_st, to_numpy, to_tensor
 from invimg.io.convert import as_image_tensor, luma
 from invimg.io.images import (
     DEFAULT_MAX_PIXELS,
@@ -39,6 +39,7 @@ __all__ = [
     "check_output_path",
     "luma",
     "quantize_8bit",
+    "quantize_st",
     "read_image",
     "read_metadata",
     "read_png_metadata",

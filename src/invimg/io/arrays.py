@@ -3,7 +3,8 @@
 Why separate: images on disk are channel-last, models are channel-first and
 batched; getting that transpose wrong silently scrambles colours, so it is done
 in exactly one place. :func:`quantize_8bit` is the rounding an 8-bit PNG write
-performs, so task code can measure quality "as saved" without touching disk.
+performs, so task code can measure quality "as saved" without touching disk;
+:func:`quantize_st` is the same rounding inside a training graph.
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
         raise ValueError(f"to_numpy expects 3 x H x W or 1 x 3 x H x W, got {tuple(t.shape)}")
     hwc = t.detach().to(device="cpu", dtype=torch.float32).permute(1, 2, 0)
     return np.ascontiguousarray(hwc.numpy())
+
+
+def quantize_st(x: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1] and round to 8-bit levels, with an identity (straight-through) gradient.
+
+    The forward value is exactly what saving as PNG and reading back gives, so
+    training sees the rounding error a user's stego or LR image will carry. The
+    gradient is passed unchanged (also outside [0, 1]), as IRN's ``Quant``, so a
+    loss after the rounding still reaches the network before it. One function
+    for every task that trains through an 8-bit save (hiding, rescaling, data hiding).
+    """
+    rounded = torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0
+    return x + (rounded - x).detach()
 
 
 def quantize_8bit(x: np.ndarray | torch.Tensor) -> np.ndarray:

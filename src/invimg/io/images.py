@@ -120,6 +120,26 @@ class LoadedImage:
         return int(self.pixels.shape[1])
 
 
+#: File suffixes taken as images when a folder is listed (the formats read above).
+IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def list_images(
+    folder: str | os.PathLike[str],
+    *,
+    recursive: bool = False,
+    suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
+) -> list[Path]:
+    """The image files in ``folder`` (or below it, ``recursive``), sorted by path.
+
+    One lister for training data, evaluations and benchmarks, so that which
+    files count as images is decided in one place.
+    """
+    root = Path(folder)
+    found = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in found if p.suffix.lower() in suffixes and p.is_file())
+
+
 def show_path(path: PathLike) -> str:
     """Render a path for a one-line message, escaping newlines and other controls."""
     text = os.fspath(path)

@@ -7,9 +7,10 @@ Importing this package registers the architectures ``"irn"``, ``"irn-jpeg"``
 re-exported lazily by :mod:`invimg`.
 """
 
+from ..io import quantize_st
 from .color import IRNColor, luma
 from .compression import IRNJPEG, CompressionRecovery
-from .irn import IRN, quantize_st
+from .irn import IRN
 from .published import load_published_irn
 
 __all__ = [

@@ -14,8 +14,9 @@ Any size works. IRN needs sides divisible by its scale ``s``, so
 :func:`downscale` pads the bottom and right edges by repeating the last
 row/column (at most ``s − 1`` pixels); the LR image is then
 ``⌈H/s⌉ × ⌈W/s⌉``. :func:`upscale` returns ``s ×`` the LR size unless
-``size=(H, W)`` asks to crop back to the original (the CLI records it in the
-PNG metadata).
+``size=(H, W)`` asks to crop back to the original (:func:`save_lr`, the CLI and
+the web page record it in the PNG metadata, and ``upscale`` of such a file
+uses it).
 
 Large images are processed in tiles (:func:`invimg.tiling.run_tiled`) laid
 out on the **LR grid** (HR pixels are ``s × s`` blocks of it), so ``tile``
@@ -34,8 +35,9 @@ and for colour (:func:`default_color_model`).
 
 from __future__ import annotations
 
-import functools
 import os
+import warnings
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -44,11 +46,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..errors import ModelError, UsageError, WrongModelError
+from ..errors import UsageError, WrongModelError
 from ..inference import check_backend, run_graph
-from ..io import as_image_tensor, quantize_8bit
+from ..io import as_image_tensor, quantize_8bit, write_image
+from ..io.metadata import KEY_MODEL, KEY_TASK, model_ref, recorded_model, task_metadata
+from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
-from ..zoo.registry import WEIGHTS_DIR, inference_setting
+from ..zoo.cards import Kinds, first_shipped, inference_setting, load_typed
 from .color import IRNColor
 from .compression import IRNJPEG
 from .irn import IRN
@@ -56,10 +60,11 @@ from .irn import IRN
 ZMode = Literal["zeros", "gaussian"]
 #: Models that rescale (IRN, or IRN with a compression recovery module).
 Rescaler = IRN | IRNJPEG
+RESCALERS = (IRN, IRNJPEG)
 ModelLike = nn.Module | str | os.PathLike[str] | None
 
 #: The rescaling model shipped first: a CPU-trained ×2 IRN (the full ``irn-x2`` comes later).
-DEFAULT_MODEL = "irn-x2-small"
+DEFAULT_MODEL = first_default("rescaling", "first")
 #: The scale when neither ``scale`` nor ``model`` is given: that of :data:`DEFAULT_MODEL`.
 DEFAULT_SCALE = 2
 
@@ -87,29 +92,22 @@ DEFAULT_MARGIN = 16
 # -- models ----------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
-def _load_cached(name: str, device: str, _version: int) -> nn.Module:
-    from ..zoo import load
-
-    return load(name, device=device)
-
-
 def resolve_model(
-    model: ModelLike, default: str, device: str | torch.device | None = None
-) -> nn.Module:
-    """A ready model (eval mode) from a module, a shipped name or a card path.
+    model: ModelLike,
+    default: str,
+    device: str | torch.device | None = None,
+    kind: Kinds[Any] = nn.Module,
+    what: str = "rescaling",
+) -> Any:
+    """A ready ``kind`` model (eval mode) from a module, a shipped name or a card path.
 
-    Loaded models are cached; a card path is keyed by its absolute path and
-    modification time, so a re-exported card (or the same relative name in
-    another folder) is never served stale.
+    ``default`` stands in for ``model=None``. Loading, caching and the type
+    check are the zoo's (:func:`invimg.zoo.cards.load_typed`); a module
+    given as such is put in eval mode, as a loaded one is.
     """
     if isinstance(model, nn.Module):
-        return model.eval()
-    name = os.fspath(model) if model is not None else default
-    path = Path(name)
-    if path.suffix in (".json", ".safetensors") and path.is_file():
-        return _load_cached(str(path.resolve()), str(device or "cpu"), path.stat().st_mtime_ns)
-    return _load_cached(name, str(device or "cpu"), 0)
+        model.eval()
+    return load_typed(default if model is None else model, kind, what, device)
 
 
 def default_rescaling_model(scale: int | None = None) -> str:
@@ -120,26 +118,12 @@ def default_rescaling_model(scale: int | None = None) -> str:
     without a code change.
     """
     s = scale or DEFAULT_SCALE
-    return first_shipped((f"irn-x{s}", f"irn-x{s}-small"), f"×{s} rescaling model")
-
-
-def first_shipped(candidates: tuple[str, ...], what: str) -> str:
-    """The first of ``candidates`` with a card in the weights folder, else one clear error."""
-    for name in candidates:
-        if (WEIGHTS_DIR / f"{name}.json").is_file():
-            return name
-    raise ModelError(
-        f"no {what} is shipped (looked for {' and '.join(candidates)}); "
-        "pass a model card path with --model / model="
-    )
+    return first_shipped(default_candidates("rescaling", "scale", scale=s), f"×{s} rescaling model")
 
 
 def _irn(model: ModelLike, scale: int | None, device: str | torch.device | None) -> Rescaler:
-    if model is None:
-        model = default_rescaling_model(scale)
-    net = resolve_model(model, DEFAULT_MODEL, device)
-    if not isinstance(net, IRN | IRNJPEG):
-        raise WrongModelError(f"expected an IRN rescaling model, got {type(net).__name__}")
+    default = default_rescaling_model(scale) if model is None else DEFAULT_MODEL
+    net: Rescaler = resolve_model(model, default, device, RESCALERS, "rescaling (IRN)")
     if scale is not None and net.scale != scale:
         raise WrongModelError(f"the model rescales ×{net.scale}, but scale={scale} was asked for")
     return net
@@ -257,12 +241,17 @@ def upscale(
     """Restore an IRN-downscaled image; ``uint8`` ``s·h × s·w × 3`` (or ``size`` = (H, W)).
 
     ``z`` defaults to the model's own choice (:func:`default_z`); ``backend``:
-    see :func:`downscale_tensor`.
+    see :func:`downscale_tensor`. A file written by :func:`save_lr` (or
+    ``invimg downscale``) brings its model and original size, used unless given.
     """
     check_backend(backend)
+    meta = task_metadata(lr, "rescaling") if isinstance(lr, str | os.PathLike) else {}
+    if model is None and meta:
+        model = recorded_rescaling_model(meta, lr, scale)
     net = _irn(model, scale, device)
     z = z or default_z(net)
     lr_t = as_image_tensor(lr, "lr")
+    size = size or recorded_size(meta, tuple(lr_t.shape[-2:]), net.scale)
     hr = upscale_tensor(net, lr_t, z=z, seed=seed, tile=tile, margin=margin, backend=backend)
     return _to_uint8(_crop_to(hr, size))
 
@@ -280,7 +269,7 @@ def _crop_to(x: Tensor, size: tuple[int, int] | None) -> Tensor:
 
 
 #: Colour models by preference: the full model once trained, else the CPU preview.
-COLOR_MODELS = ("irn-color", "irn-color-small")
+COLOR_MODELS = default_candidates("rescaling", "colour")
 
 
 def default_color_model() -> str:
@@ -289,11 +278,8 @@ def default_color_model() -> str:
 
 
 def _color_model(model: ModelLike, device: str | torch.device | None) -> IRNColor:
-    if model is None:
-        model = default_color_model()
-    net = resolve_model(model, COLOR_MODELS[0], device)
-    if not isinstance(net, IRNColor):
-        raise WrongModelError(f"expected an IRN-Color model, got {type(net).__name__}")
+    default = default_color_model() if model is None else COLOR_MODELS[0]
+    net: IRNColor = resolve_model(model, default, device, IRNColor, "colour (IRN-Color)")
     return net
 
 
@@ -327,3 +313,96 @@ def colorize(
         net, as_image_tensor(grey, "grey", grey=True), z=z, seed=seed, tile=tile, margin=margin
     )
     return _to_uint8(rgb)
+
+
+# -- metadata ---------------------------------------------------------------------
+
+#: The scale and original size an LR file records (beside :mod:`invimg.io.metadata`'s keys).
+KEY_SCALE, KEY_SIZE = "invimg:scale", "invimg:size"
+
+
+def rescaling_model(spec: ModelLike, kind: Literal["rescaling", "color"] = "rescaling") -> Any:
+    """The model ``spec`` checked to do ``kind`` (a wrong model is one :class:`WrongModelError`)."""
+    if kind == "rescaling":
+        return resolve_model(spec, "", kind=RESCALERS, what="rescaling (IRN or IRNJPEG)")
+    return resolve_model(spec, "", kind=IRNColor, what="colour (IRNColor)")
+
+
+def lr_metadata(
+    model: str | os.PathLike[str], net: Rescaler, size: tuple[int, int]
+) -> dict[str, str]:
+    """What an LR file records: its model, scale and the original (H, W), for :func:`upscale`."""
+    h, w = size
+    return {
+        KEY_TASK: "rescaling",
+        KEY_MODEL: model_ref(model),
+        KEY_SCALE: str(net.scale),
+        KEY_SIZE: f"{w}x{h}",
+    }
+
+
+def grey_metadata(model: str | os.PathLike[str]) -> dict[str, str]:
+    """What a decolorized file records: the model whose colours it hides."""
+    return {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
+
+
+def save_lr(
+    path: str | os.PathLike[str],
+    lr: np.ndarray,
+    size: tuple[int, int],
+    model: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
+    """Write ``lr`` (from :func:`downscale` of an H×W image, ``size`` = (H, W)) with its metadata.
+
+    ``model`` is the one given to ``downscale`` (default: the shipped ×2 one).
+    Why: :func:`upscale` of the file then takes that model and gives back
+    exactly H×W, whoever wrote it (API, CLI or web).
+    """
+    spec = default_rescaling_model() if model is None else model
+    net = rescaling_model(spec)
+    quality = getattr(net, "jpeg_quality", None) or 95
+    meta = lr_metadata(spec, net, size)
+    return write_image(path, lr, force=force, inputs=inputs, metadata=meta, jpeg_quality=quality)
+
+
+def recorded_scale(meta: Mapping[str, str]) -> int | None:
+    """The scale an LR file records (None if absent or unreadable)."""
+    return _int_or_none(meta.get(KEY_SCALE))
+
+
+def recorded_rescaling_model(
+    meta: Mapping[str, str], image: str | os.PathLike[str], scale: int | None
+) -> str:
+    """The model to upscale a file with: the one it records (unless another scale is
+    asked for), else the shipped model for the scale asked or recorded."""
+    recorded = recorded_scale(meta)
+    spec = recorded_model(meta, image) if scale in (None, recorded) else None
+    return spec or default_rescaling_model(scale or recorded)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def recorded_size(
+    meta: Mapping[str, str], lr_hw: tuple[int, ...], scale: int
+) -> tuple[int, int] | None:
+    """The original (H, W) if recorded and consistent with this LR image and scale."""
+    w_text, _, h_text = meta.get(KEY_SIZE, "").partition("x")
+    h, w = _int_or_none(h_text), _int_or_none(w_text)
+    if h is None or w is None:
+        return None
+    if -(-h // scale) != lr_hw[0] or -(-w // scale) != lr_hw[1]:
+        warnings.warn(
+            f"recorded size {w}×{h} does not match this image at ×{scale}; ignoring it",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
+    return h, w

@@ -63,10 +63,6 @@ class IRNColor(InvertibleModule):
         blocks = [irn_coupling(3, 1, factory) for _ in range(config.blocks)]
         self.net = InvertibleSequential(color, *blocks, memory_saving=config.memory_saving)
 
-    def forward(self, x: Tensor, cond: Tensor | None = None, rev: bool = False) -> Tensor:
-        """``rev=True`` runs the inverse: one entry point, so DDP sees both passes."""
-        return self._transform(x, cond, reverse=rev, need_log_det=False)[0]
-
     def _transform(
         self, x: Tensor, cond: Tensor | None, *, reverse: bool, need_log_det: bool
     ) -> tuple[Tensor, LogDet]:

@@ -24,8 +24,9 @@ from torch import Tensor, nn
 
 from ..inn import DenseBlock, InvertibleModule
 from ..inn.base import LogDet
+from ..io import quantize_st
 from ..zoo import register_architecture
-from .irn import IRN, quantize_st
+from .irn import IRN
 
 
 class CompressionRecovery(nn.Module):

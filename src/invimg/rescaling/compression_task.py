@@ -32,17 +32,28 @@ import torch
 from torch import Tensor, nn
 
 from ..distortions import JPEG, jpeg_real
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError
+from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig
-from ..training.config import build_section
+from ..training.checkpoint import warm_start as start_from
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .compression import IRNJPEG
-from .irn import IRN, quantize_st
+from .irn import IRN
 from .losses import bicubic_downscale, charbonnier, latent_nll, sum_squares
 
-#: ``loss`` keys: ``jpeg`` (the CRM); the joint mode adds the IRN's and ``train_forward``.
-LOSS_KEYS = ["fit", "jpeg", "latent", "rec", "train_forward"]
+
+@dataclasses.dataclass
+class JPEGLoss:
+    """The ``loss`` section: ``jpeg`` (the CRM); any IRN weight given trains jointly."""
+
+    jpeg: float = 1.0
+    fit: float | None = None
+    rec: float | None = None
+    latent: float | None = None
+    #: How the JPEG is differentiated in training: the real codec or its approximation.
+    train_forward: str = "real"
 
 
 class JPEGRecoveryTask:
@@ -53,20 +64,16 @@ class JPEGRecoveryTask:
         fields.pop("kind", None)
         self.init_from: str | None = fields.pop("init_from", None)
         self.model_config = build_section(IRNJPEG.Config, fields, "model.")
-        unknown = sorted(set(config.loss) - set(LOSS_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown loss keys for irn-jpeg: {unknown} (known: {LOSS_KEYS})")
-        self.weight = float(config.loss.get("jpeg", 1.0))
+        loss = build_section(JPEGLoss, dict(config.loss), "loss.", what="loss")
+        self.weight = loss.jpeg
         self.scale, self.quality = self.model_config.scale, self.model_config.quality
-        self.joint = {
-            k: float(config.loss[k]) for k in ("fit", "rec", "latent") if k in config.loss
-        }
-        forward = str(config.loss.get("train_forward", "real"))
+        joint = {"fit": loss.fit, "rec": loss.rec, "latent": loss.latent}
+        self.joint = {k: v for k, v in joint.items() if v is not None}
+        forward = loss.train_forward
         if forward not in ("real", "approx"):
             raise ConfigError(f"loss.train_forward must be 'real' or 'approx', got {forward!r}")
         self.channel = JPEG(self.quality, train_forward=forward)  # type: ignore[arg-type]
-        if config.data.crop % self.scale:
-            raise ConfigError(f"data.crop must be a multiple of the scale {self.scale}")
+        check_crops(config.data, self.scale, f"the scale {self.scale}")
 
     def build_model(self) -> nn.Module:
         model = IRNJPEG(self.model_config)
@@ -131,22 +138,19 @@ def _load_trained(target: IRNJPEG, source: str) -> None:
 
     One clear error if the source does not fit this architecture.
     """
-    from ..zoo import load
-    from .published import load_published_irn
 
-    try:
-        trained: Any = load_published_irn(source) if source.endswith(".pth") else load(source)
-    except ModelError as exc:
-        raise ConfigError(f"model.init_from: {exc}") from None
-    if isinstance(trained, IRNJPEG) and same_architecture(trained.config, target.config):
-        target.load_state_dict(trained.state_dict())
-    elif isinstance(trained, IRN) and same_architecture(trained.config, target.irn.config):
-        target.irn.load_state_dict(trained.state_dict())
-    else:
-        raise ConfigError(
-            f"model.init_from {source!r} is not an IRN (or IRN + CRM) with this architecture "
-            f"({dataclasses.asdict(target.irn.config)})"
-        )
+    def copy(trained: IRN | IRNJPEG) -> None:
+        if isinstance(trained, IRNJPEG) and same_architecture(trained.config, target.config):
+            target.load_state_dict(trained.state_dict())
+        elif isinstance(trained, IRN) and same_architecture(trained.config, target.irn.config):
+            target.irn.load_state_dict(trained.state_dict())
+        else:
+            raise ValueError(
+                "it is not an IRN (or IRN + CRM) with this architecture "
+                f"({dataclasses.asdict(target.irn.config)})"
+            )
+
+    start_from(source, copy, (IRN, IRNJPEG), "IRN")
 
 
 def same_architecture(a: Any, b: Any) -> bool:

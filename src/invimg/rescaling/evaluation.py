@@ -27,8 +27,9 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ..distortions.jpeg import jpeg_encode, jpeg_round_trip
-from ..errors import InputImageError, WrongModelError
+from ..errors import InputImageError
 from ..io import read_image, to_tensor, write_image
+from ..io.images import IMAGE_SUFFIXES, list_images
 from ..metrics import psnr, ssim
 from .api import downscale_tensor, resolve_model, upscale_tensor
 from .color import IRNColor, luma
@@ -38,7 +39,6 @@ from .losses import bicubic_downscale
 
 #: IRN paper (ECCV 2020), DIV2K validation, Y channel, border crop = scale.
 PUBLISHED_PSNR_Y = {2: 44.32, 4: 35.07}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def evaluate_rescaling(
@@ -49,13 +49,9 @@ def evaluate_rescaling(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Mean metrics over the images of ``folder``; keys ``rows``, ``protocol``, ``markdown``."""
-    net = resolve_model(model, "irn-x4")
-    if not isinstance(net, IRN | IRNJPEG | IRNColor):
-        name = type(model).__name__ if isinstance(model, nn.Module) else os.fspath(model)
-        raise WrongModelError(
-            f"model {name!r} ({type(net).__name__}) is not a rescaling or IRN-Color model"
-        )
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    kinds = (IRN, IRNJPEG, IRNColor)
+    net = resolve_model(model, "irn-x4", kind=kinds, what="rescaling or IRN-Color")
+    files = list_images(folder)
     files = files[:limit] if limit else files
     if not files:
         raise InputImageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")

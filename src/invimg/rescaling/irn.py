@@ -43,17 +43,6 @@ from ..zoo import register_architecture
 Downsampling = Literal["haar", "learnable"]
 
 
-def quantize_st(x: Tensor) -> Tensor:
-    """Clamp to [0, 1] and round to 8-bit levels, with an identity (straight-through) gradient.
-
-    This is the LR image as a PNG will hold it. The gradient is passed
-    unchanged (also outside [0, 1]), exactly as IRN's ``Quant`` function, so
-    the HR-reconstruction loss still reaches the downscaling half.
-    """
-    q = torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0
-    return x + (q - x).detach()
-
-
 def is_power_of_two(n: int) -> bool:
     return n >= 2 and n & (n - 1) == 0
 
@@ -101,10 +90,6 @@ class IRN(InvertibleModule):
         self.net = InvertibleSequential(*ops, memory_saving=config.memory_saving)
 
     # -- the invertible contract -------------------------------------------------
-
-    def forward(self, x: Tensor, cond: Tensor | None = None, rev: bool = False) -> Tensor:
-        """``rev=True`` runs the inverse: one entry point, so DDP sees both passes."""
-        return self._transform(x, cond, reverse=rev, need_log_det=False)[0]
 
     def _transform(
         self, x: Tensor, cond: Tensor | None, *, reverse: bool, need_log_det: bool

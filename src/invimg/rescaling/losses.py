@@ -46,11 +46,6 @@ def bicubic_downscale(x: Tensor, scale: int) -> Tensor:
     )
 
 
-def bicubic_upscale(x: Tensor, scale: int) -> Tensor:
-    """Plain bicubic upscaling (a = −0.75, PyTorch's default), the classic baseline."""
-    return F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
-
-
 def sum_squares(a: Tensor, b: Tensor) -> Tensor:
     """``Σ (a − b)²`` per sample, averaged over the batch (IRN's "l2")."""
     return (a - b).pow(2).flatten(1).sum(1).mean()

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
-from ..zoo.registry import read_torch_checkpoint
+from ..zoo.cards import read_torch_checkpoint, register_format
 from .irn import IRN
 
 _SUBNET = {"F": "phi", "H": "rho", "G": "eta"}
@@ -93,3 +93,6 @@ def load_published_irn(path: str | os.PathLike[str], device: str = "cpu") -> IRN
             f"missing {missing[:2]}, unexpected {unexpected[:2]}"
         )
     return model.to(device).eval()
+
+
+register_format(IRN, (".pth",), load_published_irn)

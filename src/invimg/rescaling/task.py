@@ -30,14 +30,16 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError
+from ..io import quantize_st
 from ..metrics import psnr_per_image
 from ..training import TrainConfig, register_task
-from ..training.config import build_section
+from ..training.checkpoint import warm_start as start_from
+from ..training.config import build_section, check_crops
 from ..training.distributed import unwrap
 from .color import IRNColor, luma
 from .compression_task import JPEGRecoveryTask, same_architecture
-from .irn import IRN, check_config, quantize_st
+from .irn import IRN, check_config
 from .losses import LossWeights, bicubic_downscale, criterion, latent_nll
 
 KINDS: dict[str, type[IRN] | type[IRNColor]] = {"irn": IRN, "irn-color": IRNColor}
@@ -98,12 +100,7 @@ class RescalingTask:
         self.z_scale = default_z if self.loss.z_scale is None else self.loss.z_scale
         self.fit_loss = criterion(self.loss.fit_criterion)
         self.rec_loss = criterion(self.loss.rec_criterion)
-        for name, size in (
-            ("data.crop", config.data.crop),
-            ("data.val_crop", config.data.val_crop),
-        ):
-            if size is not None and size % self.scale:
-                raise ConfigError(f"{name}={size} must be a multiple of the scale {self.scale}")
+        check_crops(config.data, self.scale, f"the scale {self.scale}")
         if config.data.size_multiple % self.scale:
             raise ConfigError(f"data.size_multiple must be a multiple of the scale {self.scale}")
 
@@ -161,20 +158,15 @@ class RescalingTask:
 
 
 def warm_start(model: IRN | IRNColor, source: str) -> None:
-    """Copy a trained model of the same architecture and shape (shipped name or card)."""
-    from ..zoo import load
+    """Copy a trained model of the same architecture and shape (shipped name, card or
+    published IRN checkpoint; see :func:`invimg.training.checkpoint.warm_start`)."""
 
-    try:
-        trained = load(source)
-    except ModelError as exc:
-        raise ConfigError(f"model.init_from: {exc}") from None
-    if not (type(trained) is type(model) and isinstance(trained, IRN | IRNColor)) or not (
-        same_architecture(trained.config, model.config)
-    ):
-        raise ConfigError(
-            f"model.init_from {source!r} is not a {type(model).__name__} with this model section"
-        )
-    model.load_state_dict(trained.state_dict())
+    def copy(trained: IRN | IRNColor) -> None:
+        if type(trained) is not type(model) or not same_architecture(trained.config, model.config):
+            raise ValueError(f"it is not a {type(model).__name__} with this model section")
+        model.load_state_dict(trained.state_dict())
+
+    start_from(source, copy, (IRN, IRNColor), "rescaling (IRN or IRN-Color)")
 
 
 def _mean_psnr(a: Tensor, b: Tensor, crop: int) -> float:
@@ -182,11 +174,7 @@ def _mean_psnr(a: Tensor, b: Tensor, crop: int) -> float:
 
 
 def _loss_config(section: dict[str, Any]) -> RescalingLoss:
-    known = {f.name for f in dataclasses.fields(RescalingLoss)}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"unknown loss keys: {unknown} (known: {sorted(known)})")
-    loss = RescalingLoss(**section)
+    loss = build_section(RescalingLoss, dict(section), "loss.", what="loss")
     try:
         criterion(loss.fit_criterion), criterion(loss.rec_criterion)
     except ValueError as exc:

@@ -13,13 +13,14 @@ import os
 import pickle
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from invimg.errors import ModelError
+from invimg.errors import ConfigError, ModelError
 
 from .distributed import unwrap
 
@@ -136,3 +137,30 @@ def shipped_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
         return dict(ckpt["model"])
     prefix = "module."  # torch.optim.swa_utils.AveragedModel wraps the model as .module
     return {k[len(prefix) :]: v for k, v in ema.items() if k.startswith(prefix)}
+
+
+def warm_start(
+    source: str,
+    copy: Callable[[Any], None],
+    kinds: type | tuple[type, ...] = torch.nn.Module,
+    what: str = "trained",
+) -> None:
+    """Start a model from the trained model ``source`` (``model.init_from`` of a recipe).
+
+    ``source`` is anything the zoo's resolver takes (a shipped name, a card, a
+    published checkpoint of ``kinds``, which ``what`` names in errors);
+    ``copy(trained)`` copies its weights into the new model, raising
+    ``ValueError`` (or ``RuntimeError``) when they do not fit. Why one
+    function: every task reports the same two failures the same way, as one
+    ConfigError line naming ``model.init_from``.
+    """
+    from ..zoo.cards import load_typed
+
+    try:
+        trained: torch.nn.Module = load_typed(source, kinds, what)
+    except ModelError as exc:
+        raise ConfigError(f"model.init_from: {exc}") from None
+    try:
+        copy(trained)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"model.init_from {source!r}: {exc}") from None

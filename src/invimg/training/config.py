@@ -222,24 +222,38 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
+def check_crops(data: DataConfig, multiple: int, why: str | None = None) -> None:
+    """Refuse training crops whose sides the network cannot take: not a multiple of ``multiple``.
+
+    Every task's network has one (its down-sampling: IRN's scale, a U-Net's
+    ``2**levels``); a crop that breaks it would fail inside the first step, so
+    each task checks it here when it builds its network, with one message.
+    ``why`` says where the multiple comes from (``"the scale 2"``).
+    """
+    for name, size in (("data.crop", data.crop), ("data.val_crop", data.val_crop)):
+        if size is not None and size % multiple:
+            raise ConfigError(f"{name}={size} must be a multiple of {why or multiple}")
+
+
 T = typing.TypeVar("T")
 
 
-def build_section(cls: type[T], raw: Any, prefix: str) -> T:
-    """A free recipe section (``model``) as dataclass ``cls``, checked like the rest.
+def build_section(cls: type[T], raw: Any, prefix: str, what: str = "config") -> T:
+    """A free recipe section (``model``, ``loss``) as dataclass ``cls``, checked like the rest.
 
     Unknown keys, values of the wrong type (``--set model.num_blocks=two``) and
     values the dataclass itself refuses are one :class:`ConfigError` naming the
-    key; ``prefix`` is the section's dotted name plus a dot, e.g. ``"model."``.
+    key; ``prefix`` is the section's dotted name plus a dot, e.g. ``"model."``;
+    ``what`` names the section in the unknown-key message ("unknown loss key").
     """
     try:
-        built: T = _build(cls, raw, prefix)
+        built: T = _build(cls, raw, prefix, what)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None
     return built
 
 
-def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
+def _build(cls: type[Any], raw: Any, prefix: str, what: str = "config") -> Any:
     """Instantiate dataclass ``cls`` from ``raw``, naming the dotted key of any error."""
     where = prefix.rstrip(".") or "config"
     if not isinstance(raw, dict):
@@ -249,7 +263,7 @@ def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
     for key in raw:
         if key not in known:
             raise ConfigError(
-                f"unknown config key '{prefix}{key}' (known: {', '.join(sorted(known))})"
+                f"unknown {what} key '{prefix}{key}' (known: {', '.join(sorted(known))})"
             )
     kwargs = {key: _coerce(hints[key], value, f"{prefix}{key}") for key, value in raw.items()}
     return cls(**kwargs)

@@ -23,12 +23,12 @@ from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
 from invimg.errors import ConfigError, InputImageError
+from invimg.io.images import list_images
 
 from .config import DataConfig
 
 log = logging.getLogger("invimg.training")
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 DIV2K_TRAIN, DIV2K_VALID = "DIV2K_train_HR", "DIV2K_valid_HR"
 _SEED_MASK = (1 << 63) - 1
 
@@ -42,9 +42,7 @@ def image_files(paths: Iterable[str | Path]) -> list[Path]:
     for entry in paths:
         path = Path(entry).expanduser()
         if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-            )
+            found += list_images(path, recursive=True)
         elif path.is_file():
             found.append(path)
         else:

@@ -17,7 +17,7 @@ from ..errors import ConfigError, ModelError
 from ..zoo import ModelCard, save_pretrained
 from .checkpoint import load_checkpoint, shipped_state
 from .config import load_config
-from .registry import get_task_factory
+from .registry import get_task_factory, shipped_model
 
 
 def last_validation(run_dir: Path) -> dict[str, float]:
@@ -44,7 +44,8 @@ def export_run(run_dir: Path, name: str, out: Path, extra: dict[str, Any]) -> Mo
         raise ConfigError(f"{run_dir} has no last.pt checkpoint")
     config_path = run_dir / "config.yaml"
     cfg = load_config(config_path)
-    model = get_task_factory(cfg.task)(cfg).build_model()
+    task = get_task_factory(cfg.task)(cfg)
+    model = task.build_model()
     ckpt = load_checkpoint(ckpt_path)
     try:
         model.load_state_dict(shipped_state(ckpt))
@@ -62,4 +63,4 @@ def export_run(run_dir: Path, name: str, out: Path, extra: dict[str, Any]) -> Mo
             fields[key] = {**fields[key], **value}
         else:
             fields[key] = value
-    return save_pretrained(model, out, name, fields)
+    return save_pretrained(shipped_model(task, model), out, name, fields)

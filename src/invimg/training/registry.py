@@ -3,10 +3,11 @@
 Tasks (hiding, rescaling, ...) register a factory with ``@register_task``
 in their own modules, which import :mod:`invimg.training`; the trainer
 never imports them at import time. Instead, the first lookup of an unknown
-name imports the modules listed in :data:`TASK_MODULES` and any
-``invimg.tasks`` entry points. That direction of imports makes cycles
-impossible: ``invimg.training`` can be imported before, after or from
-inside a task module.
+name imports the module the task table (:mod:`invimg.tasks`) declares for
+it, then, if still unknown, every declared module and any ``invimg.tasks``
+entry points. That direction of imports makes cycles impossible:
+``invimg.training`` can be imported before, after or from inside a task
+module.
 """
 
 from __future__ import annotations
@@ -17,21 +18,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from invimg.errors import ConfigError
+from invimg.tasks import training_tasks
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
     from .config import TrainConfig
 
-#: Modules that register the built-in tasks; imported on the first unknown-name lookup.
-TASK_MODULES: list[str] = [
-    "invimg.hiding.task",
-    "invimg.hiding.robust_task",
-    "invimg.rescaling.task",
-    "invimg.datahiding.task",
-    "invimg.inversion.task",
-    "invimg.inpainting.task",
-]
+#: The module that registers each built-in task (from the task table).
+TASK_MODULES: dict[str, str] = {t.task: t.module for t in training_tasks()}
 ENTRY_POINT_GROUP = "invimg.tasks"
 
 
@@ -61,6 +56,17 @@ class TrainingTask(Protocol):
     def validation_step(self, model: nn.Module, batch: Tensor) -> dict[str, float]:
         """Metrics for one validation batch (e.g. PSNRs); the trainer averages them."""
         ...
+
+
+def shipped_model(task: TrainingTask, model: nn.Module) -> nn.Module:
+    """What ``invimg export`` ships of a trained ``model``: the task's choice, else all of it.
+
+    A task whose training model bundles more than a user needs (PD-GAN's
+    generator *and* discriminator) defines ``shipped_model(model)``; the
+    export hook is optional, so the protocol above stays what every task has.
+    """
+    hook = getattr(task, "shipped_model", None)
+    return hook(model) if callable(hook) else model
 
 
 TaskFactory = Callable[["TrainConfig"], TrainingTask]
@@ -104,7 +110,7 @@ def import_task_module(module: str) -> bool:
 
 
 def _load_plugins() -> None:
-    for module in TASK_MODULES:
+    for module in dict.fromkeys(TASK_MODULES.values()):
         import_task_module(module)
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if entry.name not in TASKS:
@@ -113,6 +119,8 @@ def _load_plugins() -> None:
 
 def get_task_factory(name: str) -> TaskFactory:
     """The factory registered as ``name``, importing task modules on first need."""
+    if name not in TASKS and name in TASK_MODULES:
+        import_task_module(TASK_MODULES[name])
     if name not in TASKS:
         _load_plugins()
     if name not in TASKS:

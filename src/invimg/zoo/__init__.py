@@ -1,7 +1,7 @@
 """Model zoo: architectures by name and the pretrained models shipped with invimg."""
 
 from .architectures import ARCHITECTURES, build_model, register_architecture
-from .registry import ModelCard, find_card, load, save_pretrained, shipped_models
+from .cards import ModelCard, find_card, load, save_pretrained, shipped_models
 
 __all__ = [
     "ARCHITECTURES",

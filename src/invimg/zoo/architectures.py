@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from torch import nn
 
 from ..errors import ModelError
-
-
-class ConfigurableModel(Protocol):
-    """What a registered architecture provides."""
-
-    config: Any
-
-    def __init__(self, config: Any) -> None: ...
-
 
 ARCHITECTURES: dict[str, type] = {}
 T = TypeVar("T", bound=type)
@@ -47,13 +38,9 @@ def _import_all_tasks() -> None:
     """Import the task packages so their architectures register themselves."""
     import importlib
 
-    for module in (
-        "invimg.hiding",
-        "invimg.rescaling",
-        "invimg.datahiding",
-        "invimg.inversion",
-        "invimg.inpainting",
-    ):
+    from ..tasks import TASKS
+
+    for module in (spec.package for spec in TASKS):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a task package not yet present

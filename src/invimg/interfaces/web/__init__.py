@@ -34,7 +34,10 @@ Adding a tab for a capability (the pattern every tab follows)
    * ``CAPABILITIES = (Capability(title, available, build),)`` (a module may
      hold several, as ``rescaling_tab`` does for rescaling and colour).
 
-2. Add the module's name to :data:`~.page.TAB_MODULES`.
+2. Name the module as the task's ``web_tab`` in the task table
+   (:mod:`invimg.tasks`); :data:`~.page.TAB_MODULES` follows it. A tab calls
+   the task API only (its metadata helpers included), never a ``cli_*``
+   module: ``tests/test_architecture.py`` checks it.
 3. Add a browser round trip for it to ``tests/test_web_browser.py`` and a
    screenshot to ``docs/web/``.
 

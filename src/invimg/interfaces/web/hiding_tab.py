@@ -69,9 +69,7 @@ def hide_images(
     limits: Limits, model: str, cover: str | None, secrets: Sequence[str | None]
 ) -> tuple[Any, ...]:
     """Hide; return the stego, the secrets revealed from it, the report and the files."""
-    from ...hiding.api import hide, resolve_model, reveal
-    from ..cli_hiding import KEY_SECRETS
-    from ..common import KEY_MODEL, KEY_TASK, model_ref
+    from ...hiding.api import hide, resolve_model, reveal, stego_metadata
 
     net = resolve_model(model)
     cover_image = read_upload(cover, "cover", limits)
@@ -82,7 +80,7 @@ def hide_images(
     revealed = reveal(stego, model=net)
     references = _at_size(secret_images, (cover_image.height, cover_image.width))
     folder = new_result_folder()
-    meta = {KEY_TASK: "hiding", KEY_MODEL: model_ref(model), KEY_SECRETS: str(net.num_secrets)}
+    meta = stego_metadata(model, net)
     stego_path = save_result(folder, f"{stem(cover, 'cover')}-stego", stego, meta)
     checks = [
         save_result(folder, f"revealed-{label.replace(' ', '-')}", r)
@@ -104,8 +102,7 @@ def reveal_images(
     limits: Limits, model: str, stego: str | None, references: Sequence[str | None]
 ) -> tuple[Any, ...]:
     """Reveal; return the secrets, the report (measured when originals are given), the files."""
-    from ...hiding.api import resolve_model, reveal
-    from ..cli_hiding import recorded_hiding_model
+    from ...hiding.api import recorded_hiding_model, resolve_model, reveal
 
     stego_image = read_upload(stego, "stego", limits)
     assert stego is not None  # read_upload refused a missing upload

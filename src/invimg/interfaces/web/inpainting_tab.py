@@ -60,10 +60,15 @@ def inpaint_image(
     seed: int = 0,
 ) -> tuple[Any, ...]:
     """Inpaint; return the samples (gallery), the contact sheet, the report and the files."""
-    from ...inpainting.api import check_hole, contact_sheet, inpaint
+    from ...inpainting.api import (
+        SHEET_NAME,
+        check_hole,
+        contact_sheet,
+        inpaint,
+        sample_metadata,
+        sample_names,
+    )
     from ...inpainting.masks import load_mask
-    from ..cli_inpainting import SHEET_NAME, sample_names
-    from ..common import KEY_MODEL, KEY_TASK, model_ref
 
     if not 1 <= n <= MAX_SAMPLES:
         raise UsageError(f"samples must be from 1 to {MAX_SAMPLES} on this page, got {n}")
@@ -77,7 +82,7 @@ def inpaint_image(
     check_hole(hole)
     samples = inpaint(pixels, hole, n=n, seed=seed, model=model)
     sheet = contact_sheet(pixels, hole, samples)
-    meta = {KEY_TASK: "inpainting", KEY_MODEL: model_ref(model), "invimg:seed": str(seed)}
+    meta = sample_metadata(model, seed)
     folder = new_result_folder()
     paths = [  # the CLI's names (the editor sends the photo as "background.png")
         save_result(folder, name.removesuffix(".png"), out, {**meta, "invimg:file": name})

@@ -85,9 +85,7 @@ def invert_image(
     seed: int = 0,
 ) -> tuple[Any, ...]:
     """Invert; return the original, the reconstruction, the report and the files."""
-    from ...inversion.api import Method, run_inversion
-    from ..cli_inversion import KEY_FEATURES
-    from ..common import KEY_TASK
+    from ...inversion.api import Method, inversion_metadata, run_inversion
 
     original = read_upload(image, "image", limits)
     _check_work(original.height, original.width, iterations)
@@ -103,7 +101,7 @@ def invert_image(
     folder = new_result_folder()
     name = stem(image, "image")
     original_path = save_result(folder, name, pixels)
-    meta = {KEY_TASK: "inversion", KEY_FEATURES: features}
+    meta = inversion_metadata(features)
     spec_name = features.replace(":", "-").replace("torch-", "")
     out_path = save_result(folder, f"{name}-{spec_name}-inverted", result.image, meta)
     how = "decoder (one pass)" if method == "decoder" else f"{preset}, {iterations} iterations"

@@ -1,6 +1,7 @@
 """The page: one tab per capability that exists and has a shipped model.
 
-:data:`TAB_MODULES` lists the tab modules in page order; each exposes
+:data:`TAB_MODULES` lists the tab modules in page order (the task table's,
+:mod:`invimg.tasks`); each exposes
 ``CAPABILITIES``, a tuple of :class:`Capability` (one per tab). See the package docstring for the
 pattern a new tab follows.
 """
@@ -14,16 +15,11 @@ from typing import Any
 
 import gradio as gr
 
+from ...tasks import TASKS
 from .options import Limits, ServeOptions
 
 #: Tab modules in page order. A capability whose package or model is missing is skipped.
-TAB_MODULES = (
-    "invimg.interfaces.web.hiding_tab",
-    "invimg.interfaces.web.rescaling_tab",
-    "invimg.interfaces.web.datahiding_tab",
-    "invimg.interfaces.web.inpainting_tab",
-    "invimg.interfaces.web.inversion_tab",
-)
+TAB_MODULES = tuple(spec.web_tab for spec in TASKS if spec.web_tab)
 #: All events that run a model share one queue slot pool of this id.
 MODEL_QUEUE = "invimg-models"
 

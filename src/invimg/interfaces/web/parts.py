@@ -362,7 +362,7 @@ def _cell(key: str, value: float | None) -> str:
 
 def shipped(predicate: Callable[[Any], bool]) -> list[str]:
     """Names of the shipped models whose card satisfies ``predicate`` (sorted)."""
-    from ...zoo.registry import scan_shipped
+    from ...zoo.cards import scan_shipped
 
     cards, _ = scan_shipped()
     return [card.name for card in cards if predicate(card)]

@@ -70,21 +70,14 @@ def colour_models() -> list[str]:
 @on_page
 def downscale_image(limits: Limits, model: str, image: str | None) -> tuple[Any, ...]:
     """Downscale; return the small image, the image restored from it, the report, the files."""
-    from ...rescaling.api import downscale, upscale
-    from ..cli_rescaling import KEY_SCALE, KEY_SIZE, load_rescaling_model
-    from ..common import KEY_MODEL, KEY_TASK, model_ref
+    from ...rescaling.api import downscale, lr_metadata, rescaling_model, upscale
 
     original = read_upload(image, "image", limits)
-    net = load_rescaling_model(model, "rescaling")
+    net = rescaling_model(model)
     s, h, w = net.scale, original.height, original.width
     small = downscale(original.pixels, model=net)
     restored = upscale(small, model=net, size=(h, w))
-    meta = {
-        KEY_TASK: "rescaling",
-        KEY_MODEL: model_ref(model),
-        KEY_SCALE: str(s),
-        KEY_SIZE: f"{w}x{h}",
-    }
+    meta = lr_metadata(model, net, (h, w))
     folder = new_result_folder()
     small_path = save_result(folder, f"{stem(image, 'image')}-x{s}", small, meta)
     restored_path = save_result(folder, f"{stem(image, 'image')}-restored", restored)
@@ -98,15 +91,13 @@ def upscale_image(
     limits: Limits, model: str, image: str | None, reference: str | None
 ) -> tuple[Any, ...]:
     """Upscale an image made by Downscale; measured when the original is given."""
-    from ...rescaling.api import default_rescaling_model, upscale
-    from ..cli_rescaling import (
-        KEY_SCALE,
-        int_or_none,
-        load_rescaling_model,
+    from ...io.metadata import task_metadata
+    from ...rescaling.api import (
+        recorded_rescaling_model,
         recorded_size,
-        task_metadata,
+        rescaling_model,
+        upscale,
     )
-    from ..common import recorded_model
 
     small = read_upload(image, "small image", limits)
     assert image is not None  # read_upload refused a missing upload
@@ -116,12 +107,8 @@ def upscale_image(
             "the image was not made by Downscale (`invimg downscale`): IRN can only restore "
             "detail that its own downscaling hid, so this is not super-resolution"
         )
-    recorded = int_or_none(meta.get(KEY_SCALE))
-    if model == RECORDED:
-        spec = recorded_model(meta, Path(image)) or default_rescaling_model(recorded)
-    else:
-        spec = model
-    net = load_rescaling_model(spec, "rescaling")
+    spec = recorded_rescaling_model(meta, Path(image), None) if model == RECORDED else model
+    net = rescaling_model(spec)
     size = recorded_size(meta, small.pixels.shape[:2], net.scale)
     h, w = size or (small.height * net.scale, small.width * net.scale)
     check_result_size(h, w, limits, "the restored image")
@@ -135,15 +122,13 @@ def upscale_image(
 @on_page
 def decolorize_image(limits: Limits, model: str, image: str | None) -> tuple[Any, ...]:
     """Make the grey image; return it, the colours restored from it, the report, the files."""
-    from ...rescaling.api import colorize, decolorize
-    from ..cli_rescaling import load_rescaling_model
-    from ..common import KEY_MODEL, KEY_TASK, model_ref
+    from ...rescaling.api import colorize, decolorize, grey_metadata, rescaling_model
 
     original = read_upload(image, "image", limits)
-    net = load_rescaling_model(model, "color")
+    net = rescaling_model(model, "color")
     grey = np.repeat(decolorize(original.pixels, model=net)[..., None], 3, axis=2)
     restored = colorize(grey, model=net)
-    meta = {KEY_TASK: "decolorization", KEY_MODEL: model_ref(model)}
+    meta = grey_metadata(model)
     folder = new_result_folder()
     grey_path = save_result(folder, f"{stem(image, 'image')}-grey", grey, meta)
     restored_path = save_result(folder, f"{stem(image, 'image')}-recoloured", restored)
@@ -163,9 +148,8 @@ def colorize_image(
     limits: Limits, model: str, image: str | None, reference: str | None
 ) -> tuple[Any, ...]:
     """Restore the colours of a grey image made by Decolorize; measured when given the original."""
-    from ...rescaling.api import colorize
-    from ..cli_rescaling import load_rescaling_model, task_metadata
-    from ..common import recorded_model
+    from ...io.metadata import recorded_model, task_metadata
+    from ...rescaling.api import colorize, rescaling_model
 
     grey = read_upload(image, "grey image", limits)
     assert image is not None  # read_upload refused a missing upload
@@ -176,7 +160,7 @@ def colorize_image(
             "never stored, so they will be guessed, not restored"
         )
     spec = model if model != RECORDED else recorded_model(meta, Path(image)) or _default_colour()
-    restored = colorize(grey.pixels, model=load_rescaling_model(spec, "color"))
+    restored = colorize(grey.pixels, model=rescaling_model(spec, "color"))
     path = save_result(new_result_folder(), f"{stem(image, 'image')}-colour", restored)
     rows = _measured(optional_upload(reference, "original", limits), restored, 0)
     return path, report(rows, COLOUR_PROTOCOL, [f"Model: {spec}."]), [path]

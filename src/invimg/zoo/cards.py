@@ -7,6 +7,11 @@ count, how it was trained (data, steps, command) and the metrics it reached
 with their protocol. ``load`` also accepts a path to a card or a
 ``.safetensors`` file with its card beside it, so user-trained models load the
 same way.
+
+:func:`load_typed` is the one resolver every task API uses: a model object, a
+shipped name, a card or weights path, or a published checkpoint (through the
+loader its task registered with :func:`register_format`) → a verified model of
+the expected type, loaded once and cached.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import pickle
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +34,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import ModelError, WrongModelError
+from ..io.metadata import is_card_path
 from .architectures import build_model, config_dict
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -121,9 +128,8 @@ def read_card(path: Path) -> ModelCard:
 def find_card(name_or_path: str | os.PathLike[str]) -> ModelCard:
     """Resolve a shipped model name, a card path or a weights path to its card."""
     text = str(name_or_path)
-    shipped = WEIGHTS_DIR / f"{text}.json"
-    if shipped.is_file():
-        return read_card(shipped)
+    if is_shipped(text):
+        return read_card(WEIGHTS_DIR / f"{text}.json")
     path = Path(text)
     if path.suffix == ".safetensors":
         path = path.with_suffix(".json")
@@ -257,31 +263,85 @@ def _atomic(path: Path, write: Any) -> None:
 
 
 M = TypeVar("M", bound=nn.Module)
+#: The model types a caller accepts: one class, or a tuple of them (IRN or IRN + CRM).
+Kinds = type[M] | tuple[type[M], ...]
+#: Loaders of formats other than a card, registered by the task packages with
+#: :func:`register_format`: (the type they build, the file suffixes, the loader).
+_FORMATS: list[tuple[type[nn.Module], tuple[str, ...], Callable[[Path], nn.Module]]] = []
 
 
-def load_typed(model: str | os.PathLike[str] | nn.Module, kind: type[M], what: str) -> M:
-    """A ``kind`` model from an instance, a shipped name or a card path, loaded once.
+def is_shipped(name: str) -> bool:
+    """Whether ``name`` is a shipped model (its card is in the weights folder)."""
+    return (WEIGHTS_DIR / f"{name}.json").is_file()
 
-    Why one function: every task API accepts the same three forms and must
-    refuse a model of another task with one clear line. Loads are cached; a
-    card path is keyed by its absolute path and modification time, so a
-    re-exported card is never served stale.
+
+def first_shipped(candidates: Sequence[str], what: str) -> str:
+    """The first of ``candidates`` that is shipped, else one clear error.
+
+    Why a preference list: small CPU-trained models ship first, and a full
+    model shipped later takes over without a code change.
     """
-    if isinstance(model, kind):
+    for name in candidates:
+        if is_shipped(name):
+            return name
+    raise ModelError(
+        f"no {what} is shipped (looked for {' and '.join(candidates)}); "
+        "pass a model card path with --model / model="
+    )
+
+
+def register_format(
+    kind: type[nn.Module], suffixes: tuple[str, ...], loader: Callable[[Path], nn.Module]
+) -> None:
+    """Let :func:`load_typed` read ``suffixes`` files (a published checkpoint) as ``kind``.
+
+    Why a hook: the zoo must not know each paper's checkpoint layout, and the
+    task package that does registers it when imported.
+    """
+    if (kind, suffixes, loader) not in _FORMATS:
+        _FORMATS.append((kind, suffixes, loader))
+
+
+def _format_loader(path: Path, kinds: tuple[type, ...]) -> Callable[[Path], nn.Module] | None:
+    for kind, suffixes, loader in _FORMATS:
+        if path.suffix in suffixes and issubclass(kind, kinds) and path.is_file():
+            return loader
+    return None
+
+
+def load_typed(
+    model: str | os.PathLike[str] | nn.Module,
+    kind: Kinds[M],
+    what: str,
+    device: str | torch.device | None = None,
+) -> M:
+    """A ``kind`` model from an instance, a shipped name, a card path or a published checkpoint.
+
+    Why one function: every task API accepts the same forms and must refuse a
+    model of another task with one clear line. Loads from the zoo are cached
+    (per device); a card path is keyed by its absolute path and modification
+    time, so a re-exported card is never served stale. Published checkpoints
+    are read by the loader their task registered (:func:`register_format`).
+    """
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(model, kinds):
         return model
     if isinstance(model, nn.Module):
         raise WrongModelError(f"{type(model).__name__} is not a {what} model")
     name = os.fspath(model)
     path = Path(name)
-    if path.suffix in (".json", ".safetensors") and path.is_file():
-        net = _load_cached(str(path.resolve()), path.stat().st_mtime_ns)
+    loader = _format_loader(path, kinds)
+    if loader is not None:
+        net = loader(path)
+    elif is_card_path(path) and path.is_file():
+        net = _load_cached(str(path.resolve()), path.stat().st_mtime_ns, str(device or "cpu"))
     else:
-        net = _load_cached(name, 0)
-    if not isinstance(net, kind):
+        net = _load_cached(name, 0, str(device or "cpu"))
+    if not isinstance(net, kinds):
         raise WrongModelError(f"model {name!r} ({type(net).__name__}) is not a {what} model")
     return net
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(name: str, _version: int) -> nn.Module:
-    return load(name)
+def _load_cached(name: str, _version: int, device: str) -> nn.Module:
+    return load(name, device=device)

@@ -25,6 +25,7 @@ from ..errors import OutputPathError, PayloadError, UsageError
 from ..inference import check_backend
 from ..io import check_output_file, check_output_path, write_bytes, write_png
 from ..io.images import show_path
+from ..tasks import first_default
 from .cli import app
 from .cli_backend import backend_option
 from .common import read_input, user_errors
@@ -37,7 +38,8 @@ PASSWORD_HELP = (
     f"Password for the payload (or set {PASSWORD_ENV}). Without one the payload is still "
     "compressed, framed and integrity-checked, but anyone with invimg can read it."
 )
-MODEL_HELP = "Shipped model name or path to a model card (.json). Default: steg-cinn."
+DEFAULT_MODEL = first_default("datahiding", "embed")
+MODEL_HELP = f"Shipped model name or path to a model card (.json). Default: {DEFAULT_MODEL}."
 FORCE_HELP = "Overwrite the output file if it exists."
 
 
@@ -64,7 +66,7 @@ def embed_command(
     password: str | None = typer.Option(
         None, "--password", "-p", envvar=PASSWORD_ENV, help=PASSWORD_HELP
     ),
-    model: str = typer.Option("steg-cinn", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     backend: str | None = backend_option(),
 ) -> None:
@@ -133,7 +135,7 @@ def extract_command(
     password: str | None = typer.Option(
         None, "--password", "-p", envvar=PASSWORD_ENV, help=PASSWORD_HELP
     ),
-    model: str = typer.Option("steg-cinn", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     backend: str | None = backend_option(),
 ) -> None:
