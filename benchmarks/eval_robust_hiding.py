@@ -1,8 +1,9 @@
 """Robustness of hiding models: the secret revealed after the stego went through a channel.
 
-For each model and each of the 8 held-out 256×256 crops (``data/holdout256``,
-pairs as in ``benchmarks/eval_hiding.py``: image i hides image i+1), the
-8-bit stego from ``invimg.hide`` is turned into the file a user would hold:
+For each model and each held-out image of FOLDER, as a 256×256 centre crop
+(``--size``, or ``full`` for the whole image; pairs as in ``invimg eval
+hiding``: image i hides image i+1), the 8-bit stego from ``invimg.hide`` is
+turned into the file a user would hold:
 
 * ``png``: saved as PNG (lossless: rounding only);
 * ``jpeg90`` / ``jpeg75``: saved by Pillow (libjpeg) at that quality with
@@ -17,10 +18,12 @@ revealed twice: told the true channel (``known``), and as ``invimg reveal``
 does by itself (``auto``: the quality read from a JPEG file's tables, else
 "8-bit PNG"). Reported: RGB PSNR (and SSIM) of the PNG stego vs the cover and
 of every revealed secret vs the original secret, on uint8 images, no border
-crop. ``--picture`` draws the secrets revealed by each model after JPEG 75.
+crop. ``--model lsb4`` adds the classical baseline (4 high bits of the cover, 4
+of the secret) through the same files. ``--picture`` draws the secrets revealed
+by each model after JPEG 75.
 
-    OMP_NUM_THREADS=1 python benchmarks/eval_robust_hiding.py data/holdout256 \\
-        --model hinet-small --model runs/riis-small-cpu/export/riis-small.json \\
+    OMP_NUM_THREADS=1 python benchmarks/eval_robust_hiding.py data/holdout768 \\
+        --model lsb4 --model hinet-small --model riis-small \\
         --json benchmarks/results/robust-hiding.json --picture docs/robust-hiding/jpeg75.png
 """
 
@@ -38,6 +41,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from invimg.hiding.api import hide, resolve_model, reveal
+from invimg.hiding.baselines import lsb_hide, lsb_reveal
 from invimg.hiding.evaluation import _image_sets, _model_name  # the hiding benchmark's pairs
 from invimg.hiding.riis import RIIS
 from invimg.io import read_image
@@ -52,6 +56,8 @@ CHANNELS: dict[str, str] = {
     "jpeg75-444": "jpeg:75",
 }
 PICTURE_CHANNEL = "jpeg75"
+#: ``--model lsb4``: the classical baseline through the same channels
+LSB_SPEC = "lsb4"
 
 
 def channel_file(stego: np.ndarray, channel: str, index: int, folder: Path) -> Path:
@@ -75,23 +81,28 @@ def uint8_of(path: Path) -> np.ndarray:
     return np.rint(np.asarray(read_image(path).pixels) * 255).astype(np.uint8)
 
 
-def evaluate_model(spec: str, folder: Path, keep: dict[str, list[np.ndarray]]) -> dict[str, Any]:
-    """Per-image and mean scores of one model over every channel."""
-    net = resolve_model(spec)
+def evaluate_model(
+    spec: str, folder: Path, size: str, keep: dict[str, list[np.ndarray]]
+) -> dict[str, Any]:
+    """Per-image and mean scores of one model (or of 4-bit LSB) over every channel."""
+    net = None if spec == LSB_SPEC else resolve_model(spec)
     robust = isinstance(net, RIIS)
     modes = ("known", "auto") if robust else ("-",)
     rows: list[dict[str, Any]] = []
-    name = _model_name(net, spec)
+    name = "4-bit LSB" if net is None else _model_name(net, spec)
     with tempfile.TemporaryDirectory(prefix="invimg-robust-") as tmp:
-        for index, (image, cover, secrets) in enumerate(_image_sets(folder, 1, "256", None)):
-            stego = hide(cover, secrets, model=net)
+        for index, (image, cover, secrets) in enumerate(_image_sets(folder, 1, size, None)):
+            stego = lsb_hide(cover, secrets) if net is None else hide(cover, secrets, model=net)
             row: dict[str, Any] = {"cover": image, "stego": quality_report(cover, stego)}
             for channel, condition in CHANNELS.items():
                 path = channel_file(stego, channel, index, Path(tmp))
                 for mode in modes:
                     given: Any = condition if mode == "known" else None
                     source: Any = uint8_of(path) if mode == "known" else path
-                    (out,) = reveal(source, model=net, channel=given)
+                    if net is None:
+                        (out,) = lsb_reveal(uint8_of(path))
+                    else:
+                        (out,) = reveal(source, model=net, channel=given)
                     row[f"{channel}[{mode}]"] = quality_report(secrets[0], out)
                     if channel == PICTURE_CHANNEL and mode in ("-", "auto"):
                         keep.setdefault(name, []).append(out)
@@ -151,7 +162,13 @@ def picture(keep: dict[str, list[np.ndarray]], out: Path, count: int = 3, side: 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("folder", type=Path)
-    p.add_argument("--model", action="append", required=True, help="shipped name or card")
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help=f"shipped name or card; {LSB_SPEC!r} for the 4-bit LSB baseline",
+    )
+    p.add_argument("--size", default="256", help="centre crop side, or 'full' (whole images)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--picture", type=Path, default=None)
     p.add_argument("--threads", type=int, default=1)
@@ -164,11 +181,13 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     keep: dict[str, list[np.ndarray]] = {}
-    results = [evaluate_model(spec, args.folder, keep) for spec in args.model]
+    results = [evaluate_model(spec, args.folder, args.size, keep) for spec in args.model]
     table = markdown(results)
     print(table)
     protocol = {
-        "data": f"{args.folder}: centre 256x256 crops; image i hides image i+1 (sorted, wrapping)",
+        "data": f"{args.folder}: "
+        + ("whole images" if args.size == "full" else f"centre {args.size}x{args.size} crops")
+        + "; image i hides image i+1 (sorted, wrapping)",
         "channels": {
             "png": "stego saved as 8-bit PNG",
             "jpeg90/jpeg75": "Pillow (libjpeg) JPEG at that quality, 4:2:0 chroma, read back",
@@ -189,11 +208,13 @@ def main() -> None:
         picture(keep, args.picture)
         print(f"wrote {args.picture}")
     if args.record:
-        record(args.record, results, args.model, protocol)
+        record(args.record, results, args.model, protocol, args.folder)
         print(f"wrote the metrics into {args.record}")
 
 
-def record(card: Path, results: list[dict[str, Any]], specs: list[str], protocol: Any) -> None:
+def record(
+    card: Path, results: list[dict[str, Any]], specs: list[str], protocol: Any, folder: Path
+) -> None:
     """Put the robust model's numbers into its card (``invimg models`` shows the first four)."""
     matches = [r for r, s in zip(results, specs) if Path(s).resolve() == card.resolve()]
     if not matches or not matches[0]["robust"]:
@@ -207,7 +228,7 @@ def record(card: Path, results: list[dict[str, Any]], specs: list[str], protocol
     data = json.loads(card.read_text())
     data["metrics"] = {
         "protocol": protocol,
-        "data": "8 held-out images of holdout256",
+        "data": f"the held-out images of {folder}",
         "values": values,
     }
     card.write_text(json.dumps(data, indent=2) + "\n")

@@ -7,6 +7,10 @@
   source photos are 2048-px JPEGs; halving them removes most JPEG blocking,
   which a rescaling model would otherwise learn to reproduce, and makes a
   training crop hold more scene (as DIV2K crops do).
+* ``data/train768/`` and ``data/train512/``: the same training images with their long
+  side at 768 and 512 px, for recipes that train on content as sharp as the
+  held-out crops and a user's photos (``hinet-texture-cpu.yaml``): a 128² crop of the
+  1024-px set is smoother per pixel than a 128² crop of the 768- or 512-px one.
 * ``data/holdout/``: the held-out images at full size as PNG (lossless from
   here on), for validation and for every number in BENCHMARKS.md.
 * ``data/holdout256/``: a 256×256 centre crop of each held-out image after
@@ -82,6 +86,8 @@ def main() -> None:
                 save_png(resize_long_side(img, side), args.out / f"holdout{side}" / name)
         else:
             save_png(resize_long_side(img, args.train_side), args.out / "train" / name)
+            for side in (768, 512):
+                save_png(resize_long_side(img, side), args.out / f"train{side}" / name)
         if rel in held20:
             save_png(img, args.out / "holdout20" / name)
             save_png(centre_crop(img, 512), args.out / "holdout20-512" / name)

@@ -95,12 +95,11 @@ def test_default_model_per_scale_prefers_the_full_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(zoo_cards, "WEIGHTS_DIR", tmp_path)
-    _ship(tmp_path, DEFAULT_MODEL, "irn-x4", "irn-x4-small")
-    assert DEFAULT_MODEL == "irn-x2-small"
-    assert default_rescaling_model() == default_rescaling_model(2) == DEFAULT_MODEL
+    _ship(tmp_path, "irn-x2-small", "irn-x4", "irn-x4-small")
+    assert default_rescaling_model() == default_rescaling_model(2) == "irn-x2-small"
     assert default_rescaling_model(4) == "irn-x4"
     _ship(tmp_path, "irn-x2")
-    assert default_rescaling_model(2) == "irn-x2"
+    assert default_rescaling_model() == default_rescaling_model(2) == DEFAULT_MODEL == "irn-x2"
     with pytest.raises(ModelError, match="irn-x3 and irn-x3-small"):
         default_rescaling_model(3)
 

@@ -102,7 +102,7 @@ TASKS: tuple[TaskSpec, ...] = (
         commands="invimg.interfaces.cli_rescaling",
         web_tab="invimg.interfaces.web.rescaling_tab",
         defaults=_names(
-            first=("irn-x2-small",),
+            first=("irn-x2", "irn-x2-small"),
             scale=("irn-x{scale}", "irn-x{scale}-small"),
             colour=("irn-color", "irn-color-small"),
         ),

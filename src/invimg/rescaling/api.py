@@ -63,7 +63,7 @@ Rescaler = IRN | IRNJPEG
 RESCALERS = (IRN, IRNJPEG)
 ModelLike = nn.Module | str | os.PathLike[str] | None
 
-#: The rescaling model shipped first: a CPU-trained ×2 IRN (the full ``irn-x2`` comes later).
+#: The default rescaling model: the shipped ×2 IRN trained with z = 0 (``irn-x2``).
 DEFAULT_MODEL = first_default("rescaling", "first")
 #: The scale when neither ``scale`` nor ``model`` is given: that of :data:`DEFAULT_MODEL`.
 DEFAULT_SCALE = 2

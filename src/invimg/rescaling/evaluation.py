@@ -83,7 +83,8 @@ PROTOCOL_JPEG = (
 )
 PROTOCOL_COLOR = (
     "grey saved as 8-bit PNG and read back; grey vs BT.601 full-range luma; colourised with z=0 "
-    "vs original, 8-bit, PSNR on RGB and Y, no crop"
+    "vs original, 8-bit, PSNR on RGB and Y, no crop; baseline: the 8-bit luma shown as colour "
+    "(R = G = B)"
 )
 
 
@@ -177,7 +178,9 @@ def _evaluate_color(net: IRNColor, rgb: Tensor) -> dict[str, dict[str, float]]:
             "psnr_rgb": psnr(out, rgb, quantize=True),
             "psnr_y": psnr(out, rgb, channel="y", quantize=True),
             "grey_psnr": float(-10 * np.log10(max(mse, 1e-12))),
-        }
+        },
+        # the baseline: the standard 8-bit luma shown as a colour image (R = G = B)
+        "luma_grey": {"psnr_rgb": psnr(target.expand(-1, 3, -1, -1), rgb, quantize=True)},
     }
 
 
