@@ -113,6 +113,10 @@ class _OsWithInterruptedReplace:
 
 def main() -> None:
     phase, *args = sys.argv[1:]
+    # A shell starts background jobs with SIGINT ignored, and Python then installs no
+    # handler: give this process what a terminal's foreground job has, so the test
+    # means the same under `make test &` or a CI runner as at a prompt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _arm(phase)
     sys.argv = ["invimg", *args]
     from invimg.interfaces.entry import main as invimg_main
