@@ -134,6 +134,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--only", help="Run the rows whose label contains this text.")
+    parser.add_argument(
+        "--skip-mode",
+        action="append",
+        default=[],
+        help="Leave out rows of this mode (e.g. bf16 where it is emulated).",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -141,7 +147,7 @@ def main() -> None:
         recipe, overrides, mode, warmup, steps = json.loads(args.child)
         print(json.dumps(measure(recipe, overrides, mode, warmup, steps)))
         return
-    rows = [r for r in ROWS if not args.only or args.only in r[0]]
+    rows = [r for r in ROWS if (not args.only or args.only in r[0]) and r[4] not in args.skip_mode]
     results = []
     for row in rows:
         results.append(run_row(row, args.warmup, args.steps))

@@ -15,6 +15,7 @@ from PIL import Image
 from invimg.errors import ConfigError
 from invimg.hiding.base import HideResult, RevealResult
 from invimg.hiding.deepmih import DeepMIH
+from invimg.hiding.hinet import HiNet
 from invimg.hiding.losses import HidingLossConfig, hiding_loss
 from invimg.hiding.task import HidingTask, split_batch, warm_start
 from invimg.training import get_task_factory, load_config, run_training
@@ -86,6 +87,23 @@ def test_three_secret_cascade_starts_from_the_shipped_two_secret_one() -> None:
         warm_start(three, "hinet-small")
     with pytest.raises(ConfigError, match="only num_secrets may differ"):
         warm_start(DeepMIH(DeepMIH.Config(num_secrets=3, num_blocks=1)), "deepmih2-small")
+
+
+def test_a_deeper_hinet_starts_as_the_shipped_one() -> None:
+    shipped = load("hinet-small").float()
+    assert isinstance(shipped, HiNet)
+    deeper = HiNet(dataclasses.replace(shipped.config, num_blocks=shipped.config.num_blocks + 4))
+    warm_start(deeper, "hinet-small")
+    cover, secret = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        expected = shipped.hide(cover, [secret]).stego
+        stego = deeper.hide(cover, [secret]).stego
+        revealed = deeper.reveal(stego).secrets[0]
+    torch.testing.assert_close(stego, expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(revealed, shipped.reveal(expected).secrets[0], atol=1e-5, rtol=0)
+    wider = HiNet(dataclasses.replace(shipped.config, num_blocks=16, growth=32))
+    with pytest.raises(ValueError, match="cannot start one of 16 of growth 32"):
+        wider.load_shallower(shipped)
 
 
 def _photos(folder: Path, count: int = 4, size: int = 40, seed: int = 0) -> Path:

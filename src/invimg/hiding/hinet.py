@@ -108,3 +108,25 @@ class HiNet(HidingModel):
     def reveal_with(self, stego: Tensor, z: Sequence[Tensor]) -> RevealResult:
         back = self.couplings.inverse(torch.cat((haar_dwt(stego), z[0]), 1))
         return RevealResult(secrets=[haar_iwt(back[:, BANDS:])], cover=haar_iwt(back[:, :BANDS]))
+
+    def load_shallower(self, trained: HiNet) -> None:
+        """Start a deeper HiNet from a trained one: its couplings first, then identities.
+
+        The extra couplings keep their fresh initialisation, whose last convolutions
+        are zero, so each is the identity and the deeper model hides and reveals
+        exactly as ``trained`` does before it learns anything. This buys depth
+        without giving up the CPU-hours already spent (issue #16).
+        """
+        ours, theirs = self.config, trained.config
+        same_shape = (ours.growth, ours.slope, ours.clamp) == (
+            theirs.growth,
+            theirs.slope,
+            theirs.clamp,
+        )
+        if not same_shape or theirs.num_blocks > ours.num_blocks:
+            raise ValueError(
+                f"a HiNet of {theirs.num_blocks} couplings of growth {theirs.growth} cannot "
+                f"start one of {ours.num_blocks} of growth {ours.growth}"
+            )
+        for mine, learned in zip(self.couplings.blocks, trained.couplings.blocks, strict=False):
+            mine.load_state_dict(learned.state_dict())

@@ -141,6 +141,12 @@ def warm_start(model: nn.Module, source: str) -> None:
             model.load_stages(trained)
         elif isinstance(model, RIIS) and isinstance(trained, HiNet):
             model.load_hinet(trained)
+        elif (
+            type(model) is HiNet
+            and type(trained) is HiNet
+            and trained.config.num_blocks < model.config.num_blocks
+        ):
+            model.load_shallower(trained)
         elif type(trained) is type(model):
             model.load_state_dict(trained.state_dict())
         else:
