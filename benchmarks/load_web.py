@@ -95,7 +95,7 @@ def burst(url: str, pairs: list[tuple[Path, Path]], pid: int, downloads: Path) -
     def one(pair: tuple[Path, Path]) -> tuple[float, Any]:
         start = time.perf_counter()
         cover, secret = (handle_file(str(p)) for p in pair)
-        out = client.predict("hinet-small", cover, secret, None, None, api_name="/hide")
+        out = client.predict("hinet-small", cover, secret, None, None, 0, api_name="/hide")
         return time.perf_counter() - start, out
 
     with ThreadPoolExecutor(2) as pool:  # warm-up: model loaded, worker threads started

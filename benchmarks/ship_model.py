@@ -42,6 +42,8 @@ def headline(task: str, report: dict[str, Any]) -> dict[str, float]:
         return values
     rows = report["rows"]
     values = {f"{k}_psnr_y": v["psnr_y"] for k, v in rows.items() if "psnr_y" in v}
+    for k, v in rows.items():  # IRN-Color: the colour (RGB) and the grey against the luma
+        values.update({f"{k}_{m}": v[m] for m in ("psnr_rgb", "grey_psnr") if m in v})
     values.update({k: v for k, v in rows.get("irn_z0", {}).items() if k == "lr_psnr_y"})
     return values
 

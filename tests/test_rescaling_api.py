@@ -74,8 +74,10 @@ def test_bad_inputs_name_the_argument() -> None:
         upscale([[1, 2]], model=model)
 
 
-def test_colorize_round_trip_shapes() -> None:
-    model = IRNColor(IRNColor.Config(blocks=1, growth=4))
+@pytest.mark.parametrize("haar", [False, True])
+def test_colorize_round_trip_shapes(haar: bool) -> None:
+    """Odd sizes too: the Haar variant pads to even sides and crops again."""
+    model = IRNColor(IRNColor.Config(blocks=1, growth=4, haar=haar))
     img = np.random.default_rng(2).integers(0, 256, (6, 5, 3), dtype=np.uint8)
     grey = decolorize(img, model=model)
     assert grey.shape == (6, 5) and grey.dtype == np.uint8

@@ -106,6 +106,32 @@ def test_irn_color_round_trip_and_grey_start() -> None:
         assert (model.decode(grey, z) - x).abs().max() < 1e-4
 
 
+def test_haar_irn_color_round_trip_and_grey_start() -> None:
+    model = IRNColor(IRNColor.Config(blocks=2, growth=4, haar=True))
+    x = torch.rand(2, 3, 8, 10)
+    with torch.no_grad():
+        grey, z = model.encode(x)
+        assert torch.allclose(grey, luma(x), atol=1e-5)  # colour ⊗ Haar map starts exact
+        randomise(model)
+        grey, z = model.encode(x)
+        assert grey.shape == (2, 1, 8, 10) and z.shape == (2, 2, 8, 10)
+        assert (model.decode(grey, z) - x).abs().max() < 1e-4
+    with pytest.raises(ValueError, match="divisible by 2"):
+        model.check_size(7, 10)
+
+
+def test_haar_irn_color_can_write_a_flat_colour_into_the_grey() -> None:
+    """Why the variant exists: the published couplings are translation-equivariant, so
+    a flat colour can only move a flat grey; in the Haar domain it can leave a pattern."""
+    flat = torch.ones(1, 3, 64, 64) * torch.tensor([0.8, 0.2, 0.3]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        published = randomise(IRNColor(IRNColor.Config(blocks=2, growth=4)))
+        haar = randomise(IRNColor(IRNColor.Config(blocks=2, growth=4, haar=True)))
+        inner = (slice(None), slice(None), slice(26, 38), slice(26, 38))  # beyond the padding
+        assert published.encode(flat)[0][inner].std() < 1e-6
+        assert haar.encode(flat)[0][inner].std() > 1e-4
+
+
 def test_quantizer_is_8bit_with_identity_gradient() -> None:
     x = torch.tensor([-0.3, 0.1234, 0.5, 1.7], requires_grad=True)
     q = quantize_st(x)

@@ -124,6 +124,10 @@ def test_loss_terms_follow_the_published_reductions() -> None:
         ({"model": {"scale": 3}}, "power-of-two"),
         ({"loss": {"rec_criterion": "huber"}}, "criterion"),
         ({"data": {"train": ["x"], "crop": 18, "size_multiple": 4}}, "multiple of the scale"),
+        (
+            {"model": {"kind": "irn-color", "haar": True}, "data": {"train": ["x"], "crop": 16}},
+            "size_multiple: 2",
+        ),
     ],
 )
 def test_bad_task_config_is_one_clear_error(change: dict[str, Any], message: str) -> None:

@@ -116,6 +116,14 @@ def test_hide_then_reveal_gives_the_library_results_and_its_numbers(tmp_path: Pa
     assert psnr > 20 and "⚠" not in summary  # recorded model found: no warning
 
 
+def test_hide_with_refine_steps_gives_the_library_refined_stego(tmp_path: Path) -> None:
+    cover, secret = crop("cover", tmp_path / "cover.png"), crop("secret", tmp_path / "s.png")
+    stego, *_, summary, _ = hiding_tab.hide_images(LIMITS, "hinet-small", cover, [secret], 2)
+    expected = invimg.hide(pixels(cover), pixels(secret), refine=2)
+    np.testing.assert_array_equal(pixels(stego), expected)
+    assert "refined for 2 steps" in summary
+
+
 def test_a_resized_secret_is_noted_once_and_measured_at_the_cover_size(tmp_path: Path) -> None:
     cover = crop("cover", tmp_path / "cover.png")
     secret = crop("secret", tmp_path / "small.png", (96, 80))

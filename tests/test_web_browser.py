@@ -379,7 +379,7 @@ def test_twenty_hides_at_once_are_all_right_and_memory_returns_to_idle(
 
     def hide(pair: tuple[Path, Path]) -> Any:
         cover, secret = (handle_file(str(p)) for p in pair)
-        return client.submit("hinet-small", cover, secret, None, None, api_name="/hide")
+        return client.submit("hinet-small", cover, secret, None, None, 0, api_name="/hide")
 
     for job in [hide(pairs[0]), hide(pairs[1])]:  # warm-up
         job.result(timeout=120)

@@ -57,6 +57,7 @@ from ..tasks import default_candidates, first_default
 from ..tiling import pad_to_multiple, run_tiled
 from ..zoo.cards import is_shipped, load_typed
 from .base import DEFAULT_Z, Z_MODES, HidingModel, ZMode
+from .refine import refine_channels, refine_stego
 
 #: The shipped model used when none is named, by number of secrets: CPU-trained
 #: previews, an 8-block HiNet and an 8-block-per-stage DeepMIH (the full ``hinet``
@@ -91,6 +92,8 @@ def hide(
     *,
     tile: int | None = None,
     backend: str | None = None,
+    refine: int = 0,
+    refine_for: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Hide ``secrets`` (one image or a list) in ``cover``; return the uint8 stego.
 
@@ -98,12 +101,17 @@ def hide(
     (:func:`default_model`); ``tile`` overrides the model's piece size
     (pixels); ``backend`` chooses what runs the network
     (:mod:`invimg.inference.runtime`; default: the fastest exact one);
-    see the module docstring.
+    ``refine`` > 0 then optimises the stego's pixels for that many steps so
+    the model's own reveal reads the secrets better (:mod:`invimg.hiding.refine`;
+    eager PyTorch, piece by piece like the hiding); a robust model refines for
+    the channels ``refine_for`` names (default ``("round", "jpeg:90", "jpeg:75")``); see
+    the module docstring.
     """
     items = list(secrets) if isinstance(secrets, list | tuple) else [secrets]
     net = resolve_model(default_model(len(items)) if model is None else model)
     check_secret_count(len(items), net)
     check_backend(backend)
+    refine_for = refine_channels(net, refine, refine_for)
     cover_t = as_image_tensor(cover, "cover")
     size = tuple(cover_t.shape[-2:])
     secret_ts = [
@@ -115,9 +123,17 @@ def hide(
     def hide_piece(pieces: list[Tensor]) -> list[Tensor]:
         return run_graph(net, "hide", pieces, backend)
 
+    def refine_piece(pieces: list[Tensor]) -> list[Tensor]:
+        cover_p, *secrets_p, stego_p = pieces
+        return [refine_stego(net, cover_p, secrets_p, stego_p, refine, refine_for=refine_for)]
+
+    piece = _tile(net, tile)
     with torch.no_grad():
         images = [_padded(t.to(device), net) for t in [cover_t, *secret_ts]]
-        (stego,) = run_tiled(hide_piece, images, _tile(net, tile), TILE_MARGIN, net.size_multiple)
+        (stego,) = run_tiled(hide_piece, images, piece, TILE_MARGIN, net.size_multiple)
+        if refine:
+            images.append(stego)
+            (stego,) = run_tiled(refine_piece, images, piece, TILE_MARGIN, net.size_multiple)
     return quantize_8bit(to_numpy(stego[..., : size[0], : size[1]]))
 
 

@@ -14,7 +14,9 @@ Protocol (written into every result so numbers never travel without it):
   :func:`invimg.metrics.quality_report` on the 8-bit images, no border crop:
   PSNR and SSIM on RGB and on BT.601 Y, APD and RMSE on the 0–255 scale.
 * Beside the model, the 4-bit LSB baseline (:mod:`invimg.hiding.baselines`)
-  on the same images.
+  on the same images; with ``refine`` > 0 also the model's stego refined for
+  that many steps (:mod:`invimg.hiding.refine`), row ``refined``, so both
+  stand side by side in one run.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..training.data import image_files
 from .api import ModelLike, hide, resolve_model, reveal
 from .base import DEFAULT_Z, HidingModel
 from .baselines import lsb_hide, lsb_reveal
+from .refine import refine_channels
 
 METRICS = ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y", "apd", "rmse")
 
@@ -47,33 +50,31 @@ def evaluate_hiding(
     size: str | int = "256",
     zs: Sequence[str] = (DEFAULT_Z,),
     limit: int | None = None,
+    refine: int = 0,
 ) -> dict[str, Any]:
     """Mean quality of stego and revealed secrets over ``folder``; see the module docstring."""
     crop_side(size)  # a bad size fails before the model loads
     net = resolve_model(model_name_or_path)
+    refine_channels(net, refine, None)
     sets = _image_sets(folder, net.num_secrets, size, limit)
     per_image: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="invimg-eval-") as tmp:
         for k, (name, cover, secrets) in enumerate(sets):
             row: dict[str, Any] = {"cover": name}
-            stego_path = Path(tmp) / f"{k}.png"
-            write_image(stego_path, hide(cover, secrets, model=net))
-            stego = _read_uint8(stego_path)
-            row["model"] = _scores(
-                cover,
-                stego,
-                secrets,
-                {
-                    z: reveal(stego, model=net, z=z)  # type: ignore[arg-type]
-                    for z in zs
-                },
-            )
+            for method, steps in (("model", 0), ("refined", refine)):
+                if method == "refined" and not refine:
+                    continue
+                stego_path = Path(tmp) / f"{k}-{method}.png"
+                write_image(stego_path, hide(cover, secrets, model=net, refine=steps))
+                stego = _read_uint8(stego_path)
+                revealed = {z: reveal(stego, model=net, z=z) for z in zs}  # type: ignore[arg-type]
+                row[method] = _scores(cover, stego, secrets, revealed)
             lsb = lsb_hide(cover, secrets)
             row["lsb4"] = _scores(cover, lsb, secrets, {"-": lsb_reveal(lsb, len(secrets))})
             per_image.append(row)
     result: dict[str, Any] = {
         "model": _model_name(net, model_name_or_path),
-        "protocol": _protocol(size, zs),
+        "protocol": _protocol(size, zs, refine),
         "images": len(per_image),
         "summary": _summary(per_image),
         "per_image": per_image,
@@ -90,8 +91,8 @@ def _model_name(net: HidingModel, given: ModelLike) -> str:
     return given if isinstance(given, str) else str(getattr(net, "architecture", "model"))
 
 
-def _protocol(size: str | int, zs: Sequence[str]) -> dict[str, Any]:
-    return {
+def _protocol(size: str | int, zs: Sequence[str], refine: int = 0) -> dict[str, Any]:
+    protocol = {
         "pairs": "image i hides images i+1..i+S (sorted names, wrapping)",
         "size": f"centre crop {size}x{size}" if str(size) != "full" else "full cover size",
         "stego": "8-bit PNG, written and read back",
@@ -99,6 +100,9 @@ def _protocol(size: str | int, zs: Sequence[str]) -> dict[str, Any]:
         "metrics": "quality_report on uint8 images: RGB and BT.601 Y, no border crop",
         "baseline": "lsb4: 4 most significant secret bits in the 4 least significant cover bits",
     }
+    if refine:
+        protocol["refined"] = f"the model's stego refined for {refine} steps (invimg.hiding.refine)"
+    return protocol
 
 
 def _scores(
@@ -116,7 +120,9 @@ def _scores(
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     summary: dict[str, dict[str, dict[str, float]]] = {}
-    for method in ("model", "lsb4"):
+    for method in ("model", "refined", "lsb4"):
+        if rows and method not in rows[0]:
+            continue
         summary[method] = {}
         for part in rows[0][method] if rows else {}:
             summary[method][part] = {
@@ -130,7 +136,9 @@ def markdown_table(result: dict[str, Any]) -> str:
     head = "| method | image | " + " | ".join(METRICS) + " |"
     lines = [head, "|" + "---|" * (len(METRICS) + 2)]
     for method, parts in result["summary"].items():
-        label = result["model"] if method == "model" else method
+        label = {"model": result["model"], "refined": f"{result['model']} refined"}.get(
+            method, method
+        )
         for part, values in parts.items():
             cells = " | ".join(
                 f"{values[m]:.4f}" if "ssim" in m else f"{values[m]:.2f}" for m in METRICS

@@ -140,7 +140,7 @@ def _rescaling(model: nn.Module, kind: str) -> Graph | None:
     if not isinstance(model, IRN | IRNJPEG | IRNColor) or kind not in ("down", "up"):
         return None
     s = model.scale
-    h, w = _example_side(s)
+    h, w = _example_side(s * getattr(model, "size_multiple", 1))
     if kind == "down":
         return Graph("down", _Call(model, _down), ("hr",), ("lr",), _images(1, 3, h * s, w * s))
     channels = model.lr_channels + model.z_channels

@@ -3,7 +3,8 @@
 The demo does what a user does: hide, save the stego as an 8-bit PNG, read the
 file back, reveal, and compare, beside the classical 4-bit LSB baseline on the
 same pair. If a rescaling model is shipped, it also downscales and restores the
-cover.
+cover; if a colour model (IRN-Color) is shipped, it greys the cover and restores
+its colours from the grey image alone, beside the plain luma.
 
 The model is loaded before anything is written; ``--out`` is created if missing
 (its parent folder must exist), and an earlier demo's pictures are only
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import typer
 
 from ..errors import OutputExistsError, OutputPathError
@@ -28,7 +30,17 @@ from .cli import app
 from .common import user_errors
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-FILES = ("cover.png", "secret.png", "stego.png", "revealed.png", "residual_x20.png")
+FILES = (
+    "cover.png",
+    "secret.png",
+    "stego.png",
+    "revealed.png",
+    "residual_x20.png",
+    "stego_refined.png",
+    "revealed_refined.png",
+)
+#: Refinement steps the demo shows beside the plain stego (``invimg hide --refine``).
+DEMO_REFINE_STEPS = 30
 
 
 def _bundled(name: str) -> np.ndarray:
@@ -62,7 +74,7 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def _hiding_demo(out: Path, model: str) -> None:
-    from ..hiding.api import hide, reveal
+    from ..hiding.api import hide, resolve_model, reveal
     from ..hiding.baselines import lsb_hide, lsb_reveal
 
     cover, secret = _bundled("cover.png"), _bundled("secret.png")
@@ -87,10 +99,47 @@ def _hiding_demo(out: Path, model: str) -> None:
     typer.echo(f"hiding with {model!r} (256×256, stego saved as 8-bit PNG and read back):")
     typer.echo(_line("stego vs cover", quality_report(cover, stego_read)))
     typer.echo(_line("revealed vs secret", quality_report(secret, revealed)))
+    typer.echo(f"  time on this machine: hide {hide_s:.2f} s, reveal {reveal_s:.2f} s")
+    if not resolve_model(model).conditioned_on_channel:
+        _refined_demo(out, model, cover, secret)
     typer.echo(_line("4-bit LSB stego vs cover", quality_report(cover, lsb_stego)))
     typer.echo(_line("4-bit LSB revealed", quality_report(secret, lsb_secret)))
-    typer.echo(f"  time on this machine: hide {hide_s:.2f} s, reveal {reveal_s:.2f} s")
-    typer.echo(f"  files: {', '.join(str(out / f) for f in FILES)}")
+    typer.echo(f"  files: {', '.join(str(out / f) for f in FILES if (out / f).exists())}")
+
+
+def _refined_demo(out: Path, model: str, cover: np.ndarray, secret: np.ndarray) -> None:
+    """The same pair with the stego refined for the model's reveal (``--refine``)."""
+    from ..hiding.api import hide, reveal
+
+    start = time.perf_counter()
+    stego = hide(cover, [secret], model=model, refine=DEMO_REFINE_STEPS)
+    refine_s = time.perf_counter() - start
+    write_png(out / "stego_refined.png", stego, force=True, metadata={"invimg:model": model})
+    stego_read = read_image(out / "stego_refined.png").pixels
+    (revealed,) = reveal(stego_read, model=model)
+    write_png(out / "revealed_refined.png", revealed, force=True)
+    typer.echo(f"the same with `invimg hide --refine {DEMO_REFINE_STEPS}` ({refine_s:.1f} s):")
+    typer.echo(_line("refined stego vs cover", quality_report(cover, stego_read)))
+    typer.echo(_line("revealed vs secret", quality_report(secret, revealed)))
+
+
+def _colour_demo(model: str) -> None:
+    from ..rescaling.api import colorize, decolorize
+    from ..rescaling.color import luma
+
+    cover = _bundled("cover.png")
+    grey = decolorize(cover, model=model)  # uint8: what an 8-bit grey file holds
+    restored = colorize(grey, model=model)
+    rgb = torch.tensor(np.asarray(cover, dtype=np.float32)).permute(2, 0, 1)
+    luma8 = quantize_8bit(luma(rgb[None])[0, 0].numpy())
+    mse = float(np.mean((grey.astype(np.float64) - luma8) ** 2))
+    typer.echo(f"decolorization with {model!r} (grey kept as 8-bit, colour restored with z = 0):")
+    typer.echo(
+        f"  {'grey vs BT.601 luma':<26} PSNR {10 * np.log10(255**2 / max(mse, 1e-10)):6.2f} dB"
+    )
+    typer.echo(_line("colour restored vs orig.", quality_report(cover, restored)))
+    luma_as_colour = np.repeat(luma8[..., None], 3, 2)
+    typer.echo(_line("luma alone, as colour", quality_report(cover, luma_as_colour)))
 
 
 def _rescaling_demo(model: str) -> None:
@@ -130,7 +179,8 @@ def demo_command(
     except OSError as exc:
         raise OutputPathError(f"cannot create {show_path(out)}: {exc.strerror or exc}") from None
     _hiding_demo(out, model)
-    rescalers = [c for c in shipped_models() if c.task == "rescaling"]
+    cards = [c for c in shipped_models() if c.task == "rescaling"]
+    rescalers = [c for c in cards if c.data.get("architecture") != "irn-color"]
     useful = [c.name for c in rescalers if _beats_bicubic(c.metrics.get("values", {}))]
     if useful:
         _rescaling_demo(useful[0])
@@ -139,6 +189,9 @@ def demo_command(
             f"rescaling: skipped; the shipped {rescalers[0].name!r} is a preview that restores "
             "worse than bicubic on held-out photos (its card and BENCHMARKS.md say by how much)"
         )
+    colour = [c.name for c in cards if c.data.get("architecture") == "irn-color"]
+    if colour:
+        _colour_demo(colour[0])
 
 
 def _beats_bicubic(values: dict[str, float]) -> bool:

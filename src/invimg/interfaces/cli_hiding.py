@@ -44,6 +44,14 @@ ROBUST_HELP = (
     "Use a model that survives JPEG and noise (the shipped robust model unless --model "
     "names one); allows a .jpg stego."
 )
+REFINE_HELP = (
+    "Then optimise the stego for this many steps so the model's own reveal reads the "
+    "secret better (a reveal's forward and backward pass each; 30 is a good start)."
+)
+REFINE_FOR_HELP = (
+    "Robust models: the channels to refine for, e.g. jpeg:75 (default: round,jpeg:90,jpeg:75; "
+    "a .jpg stego: its own --quality)."
+)
 CHANNEL_HELP = (
     "Robust models: what the stego went through, e.g. jpeg:75, gaussian:2, round. "
     "Default: the quality read from a JPEG file, else round (8-bit PNG)."
@@ -84,11 +92,14 @@ def hide_command(
     robust: bool = typer.Option(False, "--robust", help=ROBUST_HELP),
     quality: int = typer.Option(90, "--quality", help="JPEG quality of a .jpg stego (1-100)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse secrets of another size."),
+    refine: int = typer.Option(0, "--refine", min=0, help=REFINE_HELP),
+    refine_for: str | None = typer.Option(None, "--refine-for", help=REFINE_FOR_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     backend: str | None = backend_option(),
 ) -> None:
     """Hide SECRET image(s) inside COVER; reveal them with `invimg reveal`."""
     from ..hiding.api import check_secret_count, default_robust_model, hide, resolve_model
+    from ..hiding.refine import refine_channels
 
     inputs = [cover, *secrets]
     check_output_path(output, force=force, inputs=inputs)
@@ -106,10 +117,22 @@ def hide_command(
             "the hidden image; use .png (or a robust model: --robust)"
         )
     check_secret_count(len(secrets), net)
+    targets = refine_for.split(",") if refine_for else None
+    if targets is None and net.conditioned_on_channel and output.suffix.lower() in LOSSY:
+        targets = [f"jpeg:{quality}"]  # the channel is known: this very file
+    targets = refine_channels(net, refine, targets)
     cover_pixels = _read(cover)
     check_cover_size(cover, cover_pixels, net.size_multiple)
     secret_pixels = [_read(s) for s in secrets]
-    stego = hide(cover_pixels, secret_pixels, model=net, strict=strict, backend=backend)
+    stego = hide(
+        cover_pixels,
+        secret_pixels,
+        model=net,
+        strict=strict,
+        backend=backend,
+        refine=refine,
+        refine_for=targets,
+    )
     meta = stego_metadata(model, net)
     write_image(output, stego, force=force, inputs=inputs, metadata=meta, jpeg_quality=quality)
     typer.echo(f"wrote {output} ({len(secrets)} secret(s) hidden with {model})")

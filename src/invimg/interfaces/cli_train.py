@@ -113,6 +113,9 @@ def eval_hiding(
     ),
     size: str = typer.Option("256", "--size", help="'256' (centre crops) or 'full'."),
     z: str = typer.Option("zeros", "--z", help="Stand-in for r: zeros, gaussian or both."),
+    refine: int = typer.Option(
+        0, "--refine", min=0, help="Also measure the stego refined for this many steps."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help=JSON_HELP),
     force: bool = typer.Option(False, "--force", help=EVAL_FORCE_HELP),
 ) -> None:
@@ -122,7 +125,7 @@ def eval_hiding(
     check_choice("--z", z, ("zeros", "gaussian", "both"))
     crop_side(size)
     zs = ("zeros", "gaussian") if z == "both" else (z,)
-    _evaluate("hiding", model, folder, json_out, force, size=size, zs=zs)
+    _evaluate("hiding", model, folder, json_out, force, size=size, zs=zs, refine=refine)
 
 
 @eval_app.command("rescaling")

@@ -149,17 +149,24 @@ def downscale_tensor(
 
     ``backend`` chooses what runs the network (:mod:`invimg.inference.runtime`).
     """
-    s = model.scale
-    x = pad_to_multiple(hr.to(_device(model)), s, mode="replicate")
+    s, m = model.scale, _size_multiple(model)
+    h, w = hr.shape[-2:]
+    x = pad_to_multiple(hr.to(_device(model)), s * m, mode="replicate")
     (lr,) = run_tiled(
         lambda t: run_graph(model, "down", t, backend),
         [x],
         tile * s,  # LR pixels → HR pixels
         margin * s,
-        s,
+        s * m,
         Fraction(1, s),
     )
+    lr = lr[..., : -(-h // s), : -(-w // s)]  # the padding to the model's multiple goes again
     return torch.round(lr.clamp(0, 1) * 255) / 255
+
+
+def _size_multiple(model: nn.Module) -> int:
+    """What the network's input sides must divide by, beyond the scale (Haar IRN-Color: 2)."""
+    return int(getattr(model, "size_multiple", 1))
 
 
 @torch.no_grad()
@@ -176,7 +183,9 @@ def upscale_tensor(
     """Tiled inverse pass from an LR tensor in [0, 1] with ``z`` = 0 or N(0, I)."""
     if z not in ("zeros", "gaussian"):
         raise UsageError(f"z must be 'zeros' or 'gaussian', got {z!r}")
-    lr = lr.to(_device(model))
+    m = _size_multiple(model)
+    _, _, h0, w0 = lr.shape
+    lr = pad_to_multiple(lr.to(_device(model)), m, mode="replicate")
     n, _, h, w = lr.shape
     if z == "gaussian":
         latent = gaussian_latent((n, model.z_channels, h, w), seed, lr.device)
@@ -184,9 +193,9 @@ def upscale_tensor(
         latent = lr.new_zeros(n, model.z_channels, h, w)
     joint = torch.cat((lr, latent), 1)
     (out,) = run_tiled(
-        lambda t: run_graph(model, "up", t, backend), [joint], tile, margin, 1, model.scale
+        lambda t: run_graph(model, "up", t, backend), [joint], tile, margin, m, model.scale
     )
-    return out.clamp(0, 1)
+    return out[..., : h0 * model.scale, : w0 * model.scale].clamp(0, 1)
 
 
 def gaussian_latent(shape: tuple[int, ...], seed: int, device: torch.device) -> Tensor:

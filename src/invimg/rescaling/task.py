@@ -103,6 +103,8 @@ class RescalingTask:
         check_crops(config.data, self.scale, f"the scale {self.scale}")
         if config.data.size_multiple % self.scale:
             raise ConfigError(f"data.size_multiple must be a multiple of the scale {self.scale}")
+        if getattr(self.model_config, "haar", False) and config.data.size_multiple % 2:
+            raise ConfigError("model.haar needs even image sides: set data.size_multiple: 2")
 
     def build_model(self) -> nn.Module:
         model = build_from_config(self.model_config)

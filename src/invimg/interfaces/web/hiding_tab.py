@@ -66,9 +66,14 @@ def secret_count(model: str) -> int:
 
 @on_page
 def hide_images(
-    limits: Limits, model: str, cover: str | None, secrets: Sequence[str | None]
+    limits: Limits,
+    model: str,
+    cover: str | None,
+    secrets: Sequence[str | None],
+    refine: int = 0,
 ) -> tuple[Any, ...]:
-    """Hide; return the stego, the secrets revealed from it, the report and the files."""
+    """Hide (then refine ``refine`` steps); return the stego, the secrets revealed from it,
+    the report and the files."""
     from ...hiding.api import hide, resolve_model, reveal, stego_metadata
 
     net = resolve_model(model)
@@ -76,7 +81,7 @@ def hide_images(
     labels = [f"secret {i}" for i in range(1, net.num_secrets + 1)]
     given = [*secrets, *[None] * net.num_secrets][: net.num_secrets]  # a missing one: asked for
     secret_images = [read_upload(p, label, limits) for p, label in zip(given, labels)]
-    stego = hide(cover_image.pixels, [s.pixels for s in secret_images], model=net)
+    stego = hide(cover_image.pixels, [s.pixels for s in secret_images], model=net, refine=refine)
     revealed = reveal(stego, model=net)
     references = _at_size(secret_images, (cover_image.height, cover_image.width))
     folder = new_result_folder()
@@ -92,7 +97,13 @@ def hide_images(
         for label, ref, out in zip(labels, references, revealed)
     ]
     summary = report(
-        rows, PROTOCOL, [f"Model: {model}. Keep the stego as PNG: JPEG destroys the hidden image."]
+        rows,
+        PROTOCOL,
+        [
+            f"Model: {model}"
+            + (f", stego refined for {refine} steps" if refine else "")
+            + ". Keep the stego as PNG: JPEG destroys the hidden image."
+        ],
     )
     return (stego_path, *_slots(checks), summary, [stego_path])
 
@@ -184,6 +195,14 @@ def _build_hide(page: Page, names: list[str], default: str) -> None:
             ]
         with gr.Row():
             model = gr.Dropdown(names, value=default, label="Model", elem_id="hide-model")
+            refine = gr.Slider(
+                0,
+                100,
+                value=0,
+                step=5,
+                label="Refine steps (slower; the secret comes back better; not for robust models)",
+                elem_id="hide-refine",
+            )
             button = gr.Button("Hide", variant="primary", elem_id="hide-button")
         with gr.Row():
             stego = image_output("Stego", "hide-stego")
@@ -194,10 +213,15 @@ def _build_hide(page: Page, names: list[str], default: str) -> None:
         summary = report_output("hide-report")
         files = files_output("hide-files")
 
-    def run(model_name: str, cover_upload: Any, *secret_uploads: Any) -> Any:
-        secret_paths = [upload_path(u) for u in secret_uploads]
+    def run(model_name: str, cover_upload: Any, *secrets_then_steps: Any) -> Any:
+        *secret_uploads, steps = secrets_then_steps  # the slider comes last: API callers
+        secret_paths = [upload_path(u) for u in secret_uploads]  # that omit it keep working
         return hide_images(
-            page.limits, pick(model_name, names), upload_path(cover_upload), secret_paths
+            page.limits,
+            pick(model_name, names),
+            upload_path(cover_upload),
+            secret_paths,
+            refine=int(steps or 0),
         )
 
     def show_slots(model_name: str) -> list[Any]:
@@ -206,7 +230,10 @@ def _build_hide(page: Page, names: list[str], default: str) -> None:
 
     model.change(show_slots, model, [*secrets, *checks], queue=False, api_visibility="private")
     button.click(
-        run, [model, cover, *secrets], [stego, *checks, summary, files], **page.event("hide")
+        run,
+        [model, cover, *secrets, refine],
+        [stego, *checks, summary, files],
+        **page.event("hide"),
     )
 
 
