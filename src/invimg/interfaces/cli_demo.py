@@ -24,7 +24,7 @@ from ..errors import OutputExistsError, OutputPathError
 from ..hiding.api import DEFAULT_MODEL
 from ..io import quantize_8bit, read_image, write_png
 from ..io.images import show_path
-from ..metrics import quality_report
+from ..metrics import psnr, quality_report
 from ..zoo import shipped_models
 from .cli import app
 from .common import user_errors
@@ -74,23 +74,15 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def _hiding_demo(out: Path, model: str) -> None:
-    from ..hiding.api import hide, resolve_model, reveal
+    from ..hiding.api import resolve_model
     from ..hiding.baselines import lsb_hide, lsb_reveal
 
     cover, secret = _bundled("cover.png"), _bundled("secret.png")
-    start = time.perf_counter()
-    stego = hide(cover, [secret], model=model)
-    hide_s = time.perf_counter() - start
-    write_png(out / "stego.png", stego, force=True, metadata={"invimg:model": model})
-    stego_read = read_image(out / "stego.png").pixels  # measure what the file holds
-    start = time.perf_counter()
-    (revealed,) = reveal(stego_read, model=model)
-    reveal_s = time.perf_counter() - start
+    stego, stego_read, revealed, hide_s, reveal_s = _hide_and_reveal(out, model, cover, secret)
     residual = np.clip(np.abs(stego.astype(np.float32) / 255 - cover) * 20, 0, 1)
     for name, pixels in (
         ("cover.png", cover),
         ("secret.png", secret),
-        ("revealed.png", revealed),
         ("residual_x20.png", residual),
     ):
         write_png(out / name, pixels, force=True)
@@ -101,26 +93,38 @@ def _hiding_demo(out: Path, model: str) -> None:
     typer.echo(_line("revealed vs secret", quality_report(secret, revealed)))
     typer.echo(f"  time on this machine: hide {hide_s:.2f} s, reveal {reveal_s:.2f} s")
     if not resolve_model(model).conditioned_on_channel:
-        _refined_demo(out, model, cover, secret)
+        steps = DEMO_REFINE_STEPS
+        _, stego_read, revealed, refine_s, _ = _hide_and_reveal(out, model, cover, secret, steps)
+        typer.echo(f"the same with `invimg hide --refine {steps}` ({refine_s:.1f} s):")
+        typer.echo(_line("refined stego vs cover", quality_report(cover, stego_read)))
+        typer.echo(_line("revealed vs secret", quality_report(secret, revealed)))
     typer.echo(_line("4-bit LSB stego vs cover", quality_report(cover, lsb_stego)))
     typer.echo(_line("4-bit LSB revealed", quality_report(secret, lsb_secret)))
     typer.echo(f"  files: {', '.join(str(out / f) for f in FILES if (out / f).exists())}")
 
 
-def _refined_demo(out: Path, model: str, cover: np.ndarray, secret: np.ndarray) -> None:
-    """The same pair with the stego refined for the model's reveal (``--refine``)."""
+def _hide_and_reveal(
+    out: Path, model: str, cover: np.ndarray, secret: np.ndarray, refine: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """What a user does: hide (refined ``refine`` steps), save the PNG, read it, reveal.
+
+    Returns the stego, the stego as read back, the revealed secret (also saved),
+    and the seconds hiding and revealing took.
+    """
     from ..hiding.api import hide, reveal
 
+    suffix = "_refined" if refine else ""
     start = time.perf_counter()
-    stego = hide(cover, [secret], model=model, refine=DEMO_REFINE_STEPS)
-    refine_s = time.perf_counter() - start
-    write_png(out / "stego_refined.png", stego, force=True, metadata={"invimg:model": model})
-    stego_read = read_image(out / "stego_refined.png").pixels
+    stego = hide(cover, [secret], model=model, refine=refine)
+    hide_s = time.perf_counter() - start
+    stego_path = out / f"stego{suffix}.png"
+    write_png(stego_path, stego, force=True, metadata={"invimg:model": model})
+    stego_read = read_image(stego_path).pixels  # measure what the file holds
+    start = time.perf_counter()
     (revealed,) = reveal(stego_read, model=model)
-    write_png(out / "revealed_refined.png", revealed, force=True)
-    typer.echo(f"the same with `invimg hide --refine {DEMO_REFINE_STEPS}` ({refine_s:.1f} s):")
-    typer.echo(_line("refined stego vs cover", quality_report(cover, stego_read)))
-    typer.echo(_line("revealed vs secret", quality_report(secret, revealed)))
+    reveal_s = time.perf_counter() - start
+    write_png(out / f"revealed{suffix}.png", revealed, force=True)
+    return stego, stego_read, revealed, hide_s, reveal_s
 
 
 def _colour_demo(model: str) -> None:
@@ -131,14 +135,11 @@ def _colour_demo(model: str) -> None:
     grey = decolorize(cover, model=model)  # uint8: what an 8-bit grey file holds
     restored = colorize(grey, model=model)
     rgb = torch.tensor(np.asarray(cover, dtype=np.float32)).permute(2, 0, 1)
-    luma8 = quantize_8bit(luma(rgb[None])[0, 0].numpy())
-    mse = float(np.mean((grey.astype(np.float64) - luma8) ** 2))
+    luma_as_colour = np.repeat(quantize_8bit(luma(rgb[None])[0, 0].numpy())[..., None], 3, 2)
+    grey_db = psnr(np.repeat(grey[..., None], 3, 2), luma_as_colour)
     typer.echo(f"decolorization with {model!r} (grey kept as 8-bit, colour restored with z = 0):")
-    typer.echo(
-        f"  {'grey vs BT.601 luma':<26} PSNR {10 * np.log10(255**2 / max(mse, 1e-10)):6.2f} dB"
-    )
+    typer.echo(f"  {'grey vs BT.601 luma':<26} PSNR {grey_db:6.2f} dB")
     typer.echo(_line("colour restored vs orig.", quality_report(cover, restored)))
-    luma_as_colour = np.repeat(luma8[..., None], 3, 2)
     typer.echo(_line("luma alone, as colour", quality_report(cover, luma_as_colour)))
 
 
